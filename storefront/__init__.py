@@ -1,0 +1,110 @@
+"""Storefront: a Flask shop with a JSON API and Jinja + HTMX pages over one catalog and cart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .config import ROOT, load_settings
+from .extensions import cors, db, migrate
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints, error handlers and commands."""
+    load_dotenv(ROOT / ".env", override=False)
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(_flask_defaults())
+    app.config.from_mapping(load_settings(Path(app.instance_path), dict(overrides or {})))
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def _flask_defaults() -> dict[str, Any]:
+    return {
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "storefront_session",
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def _engine_options(app: Flask) -> dict[str, Any]:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql"):
+        timeout = int(app.config["STATEMENT_TIMEOUT_MS"])
+        return {
+            "pool_size": 10,
+            "max_overflow": 5,
+            "pool_timeout": 10,
+            "connect_args": {
+                "connect_timeout": 5,
+                "options": f"-c statement_timeout={timeout} -c lock_timeout={timeout}",
+            },
+        }
+    return {"connect_args": {"timeout": 15}}
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the database, migrations and CORS to `app`."""
+    from .jsonio import DecimalJSONProvider
+
+    app.json = DecimalJSONProvider(app)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app))
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+    cors.init_app(
+        app,
+        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        supports_credentials=True,
+        expose_headers=["Location", "Retry-After", "ETag"],
+        max_age=600,
+    )
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite: enforce foreign keys (cascades) and let readers and a writer share the file."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA busy_timeout = 15000")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the API and the probes."""
+    from . import api, health
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """problem+json for /api, pages elsewhere."""
+    from .errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """`flask seed`, `flask carts purge`."""
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,23 @@
+"""The API's own documentation: the OpenAPI document and an offline Swagger UI."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, render_template
+
+from . import bp
+from .openapi import openapi_document
+
+SWAGGER_UI = "vendor/swagger-ui-5.35.0"
+
+
+@bp.get("/openapi.json")
+@bp.get("/openapi.json/")
+def openapi_document_view() -> Response:
+    """The OpenAPI 3.1 document for every /api endpoint."""
+    return jsonify(openapi_document())
+
+
+@bp.get("/docs/", strict_slashes=False)
+def swagger_ui() -> str:
+    """Swagger UI, served from our own static files (works offline)."""
+    return render_template("api/docs.html", swagger=SWAGGER_UI)

@@ -1,0 +1,269 @@
+"""The OpenAPI 3.1 document, assembled from the same pydantic schemas that validate requests."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from .. import filters, schemas
+
+REF = "#/components/schemas/{model}"
+PROBLEM = "application/problem+json"
+ADMIN = [{"adminToken": []}]
+
+_PROBLEM_TEXT = {
+    400: "Malformed JSON.",
+    401: "Missing or wrong admin token.",
+    403: "Forbidden origin, or admin writes disabled on this server.",
+    404: "No such resource.",
+    405: "Method not allowed.",
+    413: "Body larger than allowed.",
+    415: "The body is not application/json.",
+    422: "Invalid values; `errors` lists each with its location.",
+    429: "Too many requests; see Retry-After.",
+    503: "Database unavailable; see Retry-After.",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _problems(*codes: int) -> dict[str, Any]:
+    return {
+        str(code): {
+            "description": _PROBLEM_TEXT[code],
+            "content": {PROBLEM: {"schema": _ref("Problem")}},
+        }
+        for code in sorted({*codes, 405, 503})
+    }
+
+
+def _op(
+    summary: str,
+    ok: tuple[int, str, dict[str, Any] | None],
+    problems: tuple[int, ...] = (),
+    *,
+    body: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    admin: bool = False,
+    tag: str = "products",
+    headers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    status, description, schema = ok
+    success: dict[str, Any] = {"description": description}
+    if schema is not None:
+        success.update(_json(schema))
+    if headers:
+        success["headers"] = headers
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "tags": [tag],
+        "parameters": params or [],
+        "responses": {str(status): success, **_problems(*problems)},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, **_json(body)}
+    if admin:
+        operation["security"] = ADMIN
+        operation["responses"].update(_problems(401, 403, *problems))
+    return operation
+
+
+def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+        **extra,
+    }
+
+
+def _list_params() -> list[dict[str, Any]]:
+    decimal = {"type": "string", "pattern": r"^\d{1,13}([.,]\d{1,8})?$"}
+    return [
+        _query(
+            "category",
+            {"type": "array", "items": {"type": "string", "maxLength": 100}},
+            "Category name (case-insensitive) or slug; repeat for any of several.",
+            style="form",
+            explode=True,
+        ),
+        _query("min_price", decimal, "Lowest price, inclusive."),
+        _query("max_price", decimal, "Highest price, inclusive."),
+        _query(
+            "search",
+            {"type": "string", "maxLength": filters.MAX_SEARCH},
+            "Every word must match name or description.",
+        ),
+        _query(
+            "sort",
+            {"type": "string", "enum": list(filters.SORTS)},
+            "Default: relevance with search, else name.",
+        ),
+        _query(
+            "limit",
+            {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": filters.MAX_LIMIT,
+                "default": filters.DEFAULT_LIMIT,
+            },
+            "Page size.",
+        ),
+        _query(
+            "offset",
+            {"type": "integer", "minimum": 0, "default": 0},
+            "Items to skip, at most COUNT_CAP.",
+        ),
+    ]
+
+
+def _id_param(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID},
+    }
+
+
+def _paths() -> dict[str, Any]:
+    product = [_id_param("product_id")]
+    item = [_id_param("item_id")]
+    cart = _ref("Cart")
+    return {
+        "/api/products/": {
+            "get": _op(
+                "List products",
+                (200, "A page of products.", _ref("ProductPage")),
+                (422,),
+                params=_list_params(),
+            ),
+            "post": _op(
+                "Create a product",
+                (201, "Created.", _ref("Product")),
+                (400, 413, 415, 422),
+                body=_ref("ProductIn"),
+                admin=True,
+                headers={"Location": {"schema": {"type": "string"}}},
+            ),
+        },
+        "/api/products/bulk/": {
+            "post": _op(
+                "Create up to 1000 products, all or none",
+                (201, "Created, in order.", {"type": "array", "items": _ref("Product")}),
+                (400, 413, 415, 422),
+                admin=True,
+                body={
+                    "type": "array",
+                    "items": _ref("ProductIn"),
+                    "minItems": 1,
+                    "maxItems": schemas.MAX_BULK_ITEMS,
+                },
+            ),
+        },
+        "/api/products/{product_id}/": {
+            "get": _op(
+                "One product", (200, "The product.", _ref("Product")), (404,), params=product
+            ),
+            "patch": _op(
+                "Change a product",
+                (200, "The product.", _ref("Product")),
+                (400, 404, 413, 415, 422),
+                body=_ref("ProductPatch"),
+                params=product,
+                admin=True,
+            ),
+            "delete": _op(
+                "Delete a product (it leaves every cart)",
+                (204, "Deleted.", None),
+                (404, 415),
+                params=product,
+                admin=True,
+            ),
+        },
+        "/api/categories/": {
+            "get": _op(
+                "Categories with products",
+                (200, "Sorted by name.", {"type": "array", "items": _ref("Category")}),
+                tag="categories",
+            ),
+        },
+        "/api/cart/": {
+            "get": _op("The session's cart", (200, "The cart.", cart), tag="cart"),
+            "post": _op(
+                "Add a product",
+                (201, "The cart.", cart),
+                (400, 403, 404, 413, 415, 422, 429),
+                body=_ref("CartAdd"),
+                tag="cart",
+            ),
+            "delete": _op(
+                "Empty the cart", (200, "The empty cart.", cart), (403, 415, 429), tag="cart"
+            ),
+        },
+        "/api/cart/{item_id}/": {
+            "put": _op(
+                "Set a line's quantity (0 removes it)",
+                (200, "The cart.", cart),
+                (400, 403, 404, 413, 415, 422, 429),
+                body=_ref("CartUpdate"),
+                params=item,
+                tag="cart",
+            ),
+            "delete": _op(
+                "Remove a line",
+                (200, "The cart.", cart),
+                (403, 404, 415, 429),
+                params=item,
+                tag="cart",
+            ),
+        },
+    }
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The whole document (built once per process)."""
+    _, defs = models_json_schema(
+        [
+            (schemas.ProductIn, "validation"),
+            (schemas.ProductPatch, "validation"),
+            (schemas.CartAdd, "validation"),
+            (schemas.CartUpdate, "validation"),
+            (schemas.ProductPage, "serialization"),
+            (schemas.Category, "serialization"),
+            (schemas.Cart, "serialization"),
+            (schemas.Problem, "serialization"),
+        ],
+        ref_template=REF,
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Storefront API",
+            "version": "1.0.0",
+            "description": "Catalog and session cart. Prices are exact decimals written as "
+            "JSON numbers. Errors are application/problem+json (RFC 9457).",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": defs["$defs"],
+            "securitySchemes": {
+                "adminToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "STOREFRONT_ADMIN_TOKEN",
+                },
+            },
+        },
+    }

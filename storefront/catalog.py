@@ -1,0 +1,135 @@
+"""Catalog reads: one query path for the API and the pages, free of HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import Select, func, or_, select
+
+from . import search, textfold
+from .extensions import db
+from .filters import ProductFilters
+from .models import Category, Product
+
+_p = Product.__table__.c
+_c = Category.__table__.c
+
+
+@dataclass(frozen=True, slots=True)
+class ProductView:
+    """A product as shoppers and clients see it (`category` is the category's name)."""
+
+    id: int
+    name: str
+    description: str
+    price: Decimal
+    image: str | None
+    category: str
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    """One page of a filtered product list."""
+
+    items: list[ProductView]
+    total: int
+    total_exact: bool
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class CategoryView:
+    """A category with the number of its products."""
+
+    name: str
+    slug: str
+    product_count: int
+
+
+def product_columns() -> Select:
+    """SELECT of the columns a `ProductView` needs, category joined."""
+    return select(
+        _p.id, _p.name, _p.description, _p.price, _p.image, _c.name.label("category")
+    ).join_from(Product.__table__, Category.__table__, _p.category_id == _c.id)
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def resolve_categories(values: tuple[str, ...]) -> list[int]:
+    """Ids of the categories named (case-insensitively) or slugged in `values`."""
+    keys = [textfold.fold(value) for value in values]
+    rows = db.session.execute(select(_c.id).where(or_(_c.name_key.in_(keys), _c.slug.in_(values))))
+    return [row.id for row in rows]
+
+
+def _order(filters: ProductFilters, dialect: str) -> list:
+    if filters.sort == "relevance" and filters.search:
+        return [*search.relevance(search.SearchQuery.parse(filters.search), dialect), _p.id]
+    return {
+        "price": [_p.price, _p.id],
+        "-price": [_p.price.desc(), _p.id],
+        "name": [_p.name_key, _p.id],
+        "-name": [_p.name_key.desc(), _p.id],
+        "newest": [_p.created_at.desc(), _p.id.desc()],
+    }.get(filters.sort, [_p.name_key, _p.id])
+
+
+def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
+    """The page of products `filters` asks for, with a total capped at `count_cap`."""
+    conditions = []
+    if filters.categories:
+        category_ids = resolve_categories(filters.categories)
+        if not category_ids:
+            return ProductPage([], 0, True, filters.limit, filters.offset)
+        conditions.append(_p.category_id.in_(category_ids))
+    if filters.min_price is not None:
+        conditions.append(_p.price >= filters.min_price)
+    if filters.max_price is not None:
+        conditions.append(_p.price <= filters.max_price)
+    dialect = _dialect()
+    if filters.search:
+        conditions.append(search.match(search.SearchQuery.parse(filters.search), dialect))
+
+    rows = db.session.execute(
+        product_columns()
+        .where(*conditions)
+        .order_by(*_order(filters, dialect))
+        .limit(filters.limit)
+        .offset(filters.offset)
+    )
+    items = [ProductView(*row) for row in rows]
+    if (items and len(items) < filters.limit) or (not items and filters.offset == 0):
+        # The last page: the total is known without counting.
+        total = filters.offset + len(items)
+        return ProductPage(
+            items, min(total, count_cap), total <= count_cap, filters.limit, filters.offset
+        )
+    capped = select(_p.id).where(*conditions).limit(count_cap + 1).subquery()
+    total = db.session.execute(select(func.count()).select_from(capped)).scalar_one()
+    exact = total <= count_cap
+    return ProductPage(items, min(total, count_cap), exact, filters.limit, filters.offset)
+
+
+def get_product(product_id: int) -> ProductView | None:
+    """One product by id, or None."""
+    row = db.session.execute(product_columns().where(_p.id == product_id)).first()
+    return ProductView(*row) if row else None
+
+
+def list_categories() -> list[CategoryView]:
+    """Categories that have products, sorted by name, with their product counts."""
+    counts = (
+        select(_p.category_id, func.count().label("product_count"))
+        .group_by(_p.category_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(_c.name, _c.slug, counts.c.product_count)
+        .join(counts, counts.c.category_id == _c.id)
+        .order_by(_c.name_key, _c.id)
+    )
+    return [CategoryView(*row) for row in rows]

@@ -1,0 +1,65 @@
+"""Command line: `flask --app storefront seed …` (and `carts purge`, see cart.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+from flask import Flask
+from tqdm import tqdm
+
+from . import seeding, synthetic
+
+
+@click.command("seed")
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--generate",
+    "generate",
+    type=click.IntRange(1, 10_000_000),
+    metavar="N",
+    help="Make N synthetic products (a load-test catalog) instead.",
+)
+@click.option("--if-empty", is_flag=True, help="Do nothing when the catalog has products.")
+@click.option(
+    "--seed", "rng_seed", default=42, show_default=True, help="Random seed for --generate."
+)
+def seed_command(file: Path | None, generate: int | None, if_empty: bool, rng_seed: int) -> None:
+    """Load the demo catalog, a bulk-format FILE, or --generate N synthetic products.
+
+    A product with the same name in the same category as an existing one is skipped,
+    so running a seed twice adds nothing the second time. A file loads all or nothing.
+    """
+    if file and generate:
+        raise click.UsageError("give either FILE or --generate, not both")
+    if if_empty and seeding.product_count() > 0:
+        click.echo("The catalog already has products; nothing to do.")
+        return
+    started = time.monotonic()
+    if generate:
+        with tqdm(total=generate, unit="products", unit_scale=True, desc="seed") as bar:
+            added = seeding.load_generated(synthetic.generate(generate, rng_seed), bar.update)
+    else:
+        try:
+            raw = json.loads(file.read_text("utf-8")) if file else seeding.demo_catalog()
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise click.ClickException(f"{file} is not a JSON file: {exc}") from exc
+        try:
+            items = seeding.validate_items(raw)
+        except seeding.SeedError as exc:
+            raise click.ClickException(f"nothing loaded, {exc}") from exc
+        added = seeding.load_items(items)
+    took = time.monotonic() - started
+    click.echo(
+        f"Added {added} products in {took:.1f} s; the catalog has "
+        f"{seeding.product_count()} products."
+    )
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to `app.cli`."""
+    app.cli.add_command(seed_command)

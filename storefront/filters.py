@@ -1,0 +1,125 @@
+"""Catalog filters from a query string: parsed once, shared by the API and the pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from .money import parse_bound
+
+SORTS = ("relevance", "name", "-name", "price", "-price", "newest")
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_SEARCH = 200
+MAX_CATEGORY = 100
+
+
+class QueryArgs(Protocol):
+    """What a werkzeug MultiDict offers (and a plain dict, for single values)."""
+
+    def get(self, key: str, default: str | None = None) -> str | None: ...
+    def getlist(self, key: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One bad query value: where it came from and what to fix."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    """Validated catalog filters; `sort` is always resolved to a concrete order."""
+
+    categories: tuple[str, ...] = ()
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    search: str | None = None
+    sort: str = "name"
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    issues: tuple[Issue, ...] = field(default=(), compare=False)
+
+
+def _int_in(raw: str, low: int, high: int) -> int:
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        raise ValueError(f"must be a whole number from {low} to {high}")
+    number = int(text)
+    if not low <= number <= high:
+        raise ValueError(f"must be from {low} to {high}")
+    return number
+
+
+def _clean(raw: str | None) -> str | None:
+    """An empty value, as an HTML form sends it, counts as absent."""
+    if raw is None or not raw.strip():
+        return None
+    return raw
+
+
+def parse_filters(args: QueryArgs, count_cap: int, *, page: int | None = None) -> ProductFilters:
+    """Read filters from `args`; bad values are left at their defaults and listed in `issues`."""
+    issues: list[Issue] = []
+    values: dict[str, object] = {}
+
+    kept = []
+    for index, raw in enumerate(args.getlist("category")):
+        name = _clean(raw)
+        if name is None:
+            continue
+        if len(name.strip()) > MAX_CATEGORY or "\x00" in name:
+            issues.append(Issue(("query", "category", index), "must be 1 to 100 characters"))
+        else:
+            kept.append(name.strip())
+    values["categories"] = tuple(dict.fromkeys(kept))
+
+    for key in ("min_price", "max_price"):
+        raw = _clean(args.get(key))
+        if raw is not None:
+            try:
+                values[key] = parse_bound(raw)
+            except ValueError as exc:
+                issues.append(Issue(("query", key), str(exc)))
+    low, high = values.get("min_price"), values.get("max_price")
+    if low is not None and high is not None and low > high:
+        issues.append(Issue(("query", "max_price"), "must not be less than min_price"))
+        values.pop("max_price")
+
+    search = _clean(args.get("search"))
+    if search is not None:
+        search = search.strip()
+        if len(search) > MAX_SEARCH:
+            issues.append(Issue(("query", "search"), f"must be at most {MAX_SEARCH} characters"))
+        elif "\x00" in search:
+            issues.append(Issue(("query", "search"), "must not contain NUL characters"))
+        else:
+            values["search"] = search
+
+    sort = _clean(args.get("sort"))
+    if sort is not None and sort not in SORTS:
+        issues.append(Issue(("query", "sort"), "must be one of: " + ", ".join(SORTS)))
+        sort = None
+    if sort is None or (sort == "relevance" and "search" not in values):
+        sort = "relevance" if "search" in values and sort is None else "name"
+    values["sort"] = sort
+
+    limit = _clean(args.get("limit"))
+    if limit is not None:
+        try:
+            values["limit"] = _int_in(limit, 1, MAX_LIMIT)
+        except ValueError as exc:
+            issues.append(Issue(("query", "limit"), str(exc)))
+    offset = _clean(args.get("offset"))
+    if page is not None:
+        values["offset"] = min((page - 1) * int(values.get("limit", DEFAULT_LIMIT)), count_cap)
+    elif offset is not None:
+        try:
+            values["offset"] = _int_in(offset, 0, count_cap)
+        except ValueError as exc:
+            issues.append(Issue(("query", "offset"), str(exc)))
+
+    return ProductFilters(**values, issues=tuple(issues))  # type: ignore[arg-type]

@@ -1,0 +1,115 @@
+"""Catalog writes (create, bulk, update, delete), shared by the admin API and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from slugify import slugify
+from sqlalchemy import delete, insert, select
+
+from . import textfold
+from .catalog import ProductView, get_product
+from .extensions import db
+from .models import Category, Product
+from .schemas import ProductIn, ProductPatch
+
+_c = Category.__table__.c
+_p = Product.__table__.c
+
+
+def _free_slug(name: str, taken: set[str]) -> str:
+    base = slugify(name, max_length=100) or "category"
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def ensure_categories(names: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Map each name's folded key to (id, stored name), creating missing categories."""
+    wanted = {textfold.fold(name): name for name in names}
+    rows = db.session.execute(
+        select(_c.id, _c.name, _c.name_key).where(_c.name_key.in_(wanted))
+    ).all()
+    found = {row.name_key: (row.id, row.name) for row in rows}
+    missing = [name for key, name in wanted.items() if key not in found]
+    if missing:
+        taken = set(db.session.scalars(select(_c.slug)))
+        for name in missing:
+            slug = _free_slug(name, taken)
+            taken.add(slug)
+            new_id = db.session.execute(
+                insert(Category)
+                .values(name=name, name_key=textfold.fold(name), slug=slug)
+                .returning(_c.id)
+            ).scalar_one()
+            found[textfold.fold(name)] = (new_id, name)
+    return found
+
+
+def product_row(item: ProductIn, category_id: int) -> dict[str, object]:
+    """Column values for inserting `item`, derived search columns included."""
+    return {
+        "name": item.name,
+        "description": item.description,
+        "price": item.price,
+        "image": item.image,
+        "category_id": category_id,
+        "name_key": textfold.fold(item.name),
+        "search_text": textfold.search_text(item.name, item.description),
+    }
+
+
+def create_products(
+    items: Sequence[ProductIn], *, skip_existing: bool = False
+) -> list[ProductView]:
+    """Insert `items` in the caller's transaction; with `skip_existing`, same name+category skip."""
+    categories = ensure_categories(item.category for item in items)
+    rows, kept = [], []
+    seen: set[tuple[str, int]] = set()
+    if skip_existing:
+        ids = {category_id for category_id, _ in categories.values()}
+        seen = set(
+            db.session.execute(select(_p.name_key, _p.category_id).where(_p.category_id.in_(ids)))
+            .tuples()
+            .all()
+        )
+    for item in items:
+        category_id, category_name = categories[textfold.fold(item.category)]
+        identity = (textfold.fold(item.name), category_id)
+        if skip_existing and identity in seen:
+            continue
+        seen.add(identity)
+        rows.append(product_row(item, category_id))
+        kept.append((item, category_name))
+    if not rows:
+        return []
+    new_ids = db.session.scalars(
+        insert(Product).returning(_p.id, sort_by_parameter_order=True), rows
+    ).all()
+    return [
+        ProductView(new_id, item.name, item.description, item.price, item.image, category)
+        for new_id, (item, category) in zip(new_ids, kept, strict=True)
+    ]
+
+
+def update_product(product_id: int, patch: ProductPatch) -> ProductView | None:
+    """Apply the fields set in `patch`; None when the product does not exist."""
+    product = db.session.get(Product, product_id)
+    if product is None:
+        return None
+    changes = patch.model_dump(exclude_unset=True)
+    if "category" in changes:
+        category = changes.pop("category")
+        product.category_id = ensure_categories([category])[textfold.fold(category)][0]
+    for field, value in changes.items():
+        setattr(product, field, value)
+    db.session.flush()
+    return get_product(product_id)
+
+
+def delete_product(product_id: int) -> bool:
+    """Delete a product (its cart lines go with it); False when it did not exist."""
+    result = db.session.execute(delete(Product).where(_p.id == product_id))
+    return result.rowcount > 0

@@ -1,0 +1,47 @@
+"""Exact money: parsing prices from clients and writing them back without noise."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+MAX_PRICE = Decimal("1000000000")
+PRICE_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
+_PRICE_RE = re.compile(PRICE_PATTERN)
+_CENT = Decimal("0.01")
+
+
+def plain(value: Decimal) -> Decimal:
+    """`value` without trailing zeros and never in exponent form (2599.00 -> 2599)."""
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal
+
+
+def parse_price(value: object) -> Decimal:
+    """A price from a JSON number or a decimal string; raises ValueError saying what is wrong."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise ValueError('must be a number or a string such as "2599.50"')
+    if isinstance(value, str):
+        if not _PRICE_RE.fullmatch(value):
+            raise ValueError('must be digits with at most 2 decimals, such as "2599.50"')
+        price = Decimal(value)
+    else:
+        price = Decimal(value)
+    if not price.is_finite():
+        raise ValueError("must be a finite number")
+    if not 0 < price <= MAX_PRICE:
+        raise ValueError("must be greater than 0 and at most 1000000000")
+    if price != price.quantize(_CENT):
+        raise ValueError("must have at most 2 decimals")
+    return plain(price.quantize(_CENT))
+
+
+def parse_bound(value: str) -> Decimal:
+    """A price filter bound from a query string: a decimal >= 0 (a comma is a decimal point)."""
+    text = value.strip().replace(",", ".")
+    if not re.fullmatch(r"\d{1,13}(\.\d{1,8})?", text):
+        raise ValueError("must be a number of at least 0, such as 1500 or 99.90")
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern rules this out
+        raise ValueError("must be a number") from exc
