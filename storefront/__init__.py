@@ -39,6 +39,8 @@ def _flask_defaults() -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "storefront_session",
         "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
+        # The cookie is re-sent when the cart changes, not on every read.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "JSON_SORT_KEYS": False,
     }

@@ -1,19 +1,23 @@
-"""Command line: `flask --app storefront seed …` (and `carts purge`, see cart.py)."""
+"""Command line: `flask --app storefront seed …` and `flask --app storefront carts purge`."""
 
 from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from tqdm import tqdm
 
-from . import seeding, synthetic
+from . import cart, seeding, synthetic
+from .extensions import db
 
 
 @click.command("seed")
+@with_appcontext
 @click.argument(
     "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
@@ -60,6 +64,38 @@ def seed_command(file: Path | None, generate: int | None, if_empty: bool, rng_se
     )
 
 
+def parse_age(text: str) -> timedelta:
+    """`30d`, `12h` or `45m` as a timedelta."""
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not number.isdigit() or int(number) < 1:
+        raise click.BadParameter("use a number with d, h or m, such as 30d")
+    return timedelta(**{units[unit]: int(number)})
+
+
+@click.group("carts")
+def carts_group() -> None:
+    """Maintain shoppers' carts."""
+
+
+@carts_group.command("purge")
+@with_appcontext
+@click.option(
+    "--older-than",
+    "older_than",
+    default="30d",
+    show_default=True,
+    help="Age of the last change, such as 30d, 12h or 45m.",
+)
+def purge_command(older_than: str) -> None:
+    """Delete carts not changed for --older-than (abandoned carts) and their lines."""
+    age = parse_age(older_than)
+    removed = cart.purge_carts(age)
+    db.session.commit()
+    click.echo(f"Deleted {removed} carts unchanged for {older_than}.")
+
+
 def register(app: Flask) -> None:
     """Attach the commands to `app.cli`."""
     app.cli.add_command(seed_command)
+    app.cli.add_command(carts_group)

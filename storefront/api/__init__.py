@@ -30,6 +30,6 @@ def guard_writes() -> None:
         raise ApiError(415, "Send the request body as application/json.")
 
 
-from . import docs, products  # noqa: E402  (the modules attach their routes to bp)
+from . import cart, docs, products  # noqa: E402  (the modules attach their routes to bp)
 
-__all__ = ["bp", "docs", "products"]
+__all__ = ["bp", "cart", "docs", "products"]

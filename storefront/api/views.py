@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..cart import CartView
 from ..catalog import CategoryView, ProductPage, ProductView
 from ..money import plain
 
@@ -37,4 +38,22 @@ def category_json(category: CategoryView) -> dict[str, Any]:
         "name": category.name,
         "slug": category.slug,
         "product_count": category.product_count,
+    }
+
+
+def cart_json(view: CartView, currency: str) -> dict[str, Any]:
+    """The contract's `Cart`."""
+    return {
+        "items": [
+            {
+                "id": line.id,
+                "product": product_json(line.product),
+                "quantity": line.quantity,
+                "line_total": plain(line.line_total),
+            }
+            for line in view.lines
+        ],
+        "total_quantity": view.total_quantity,
+        "total_price": plain(view.total_price),
+        "currency": currency,
     }

@@ -1,0 +1,94 @@
+# Storefront: the commands a developer and CI use. `make help` lists them.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app storefront
+RUN_HOST ?= 127.0.0.1
+RUN_PORT ?= 5000
+# Extra arguments for pytest, e.g. `make test PYTEST_ARGS='-x -k cart'`.
+PYTEST_ARGS ?=
+# Extra arguments for `flask seed`, e.g. `make seed SEED_ARGS='--generate 10000'`.
+SEED_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv install install-dev run test lint fmt migrate seed docker-up clean
+
+# help: list the targets.
+help:
+	@echo "make run        serve the shop on http://$(RUN_HOST):$(RUN_PORT)/ (SQLite under instance/)"
+	@echo "make test       run the tests (starts a throwaway PostgreSQL unless TEST_DATABASE_URL is set)"
+	@echo "make lint       ruff check + ruff format --check"
+	@echo "make fmt        format and autofix with ruff"
+	@echo "make migrate    apply database migrations"
+	@echo "make seed       load the demo catalog (SEED_ARGS='FILE.json' or '--generate N')"
+	@echo "make docker-up  docker compose up -d (PostgreSQL + gunicorn on :8000)"
+	@echo "make clean      remove .venv, instance/ and caches"
+
+# venv: create the virtualenv once.
+venv: $(BIN)/python
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# install / install-dev: (re)install the project into the venv when pyproject.toml changed.
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e .
+	touch $@
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+# Local commands default to development settings; an explicit STOREFRONT_ENV wins.
+run migrate seed: export STOREFRONT_ENV ?= development
+
+# run: migrate, seed the demo catalog into an empty database, serve with the Flask dev server.
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) seed --if-empty
+	@echo
+	@echo "Shop:  http://$(RUN_HOST):$(RUN_PORT)/"
+	@echo "API:   http://$(RUN_HOST):$(RUN_PORT)/api/products/"
+	@echo "Docs:  http://$(RUN_HOST):$(RUN_PORT)/api/docs"
+	@if [ -n "$$STOREFRONT_ADMIN_TOKEN" ]; then \
+		echo "Admin writes: enabled (Authorization: Bearer \$$STOREFRONT_ADMIN_TOKEN)"; \
+	else \
+		echo "Admin writes are off. To enable them:"; \
+		echo "  export STOREFRONT_ADMIN_TOKEN=\$$(python3 -c 'import secrets;print(secrets.token_urlsafe(32))')"; \
+		echo "  make run"; \
+	fi
+	@echo
+	exec $(FLASK) run --host $(RUN_HOST) --port $(RUN_PORT)
+
+# test: the whole suite; every database test runs on PostgreSQL and SQLite.
+test: install-dev
+	scripts/run-tests $(PYTEST_ARGS)
+
+# lint: what CI checks.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# fmt: format, then fix what ruff can fix.
+fmt: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# migrate: apply migrations to DATABASE_URL (default: SQLite under instance/).
+migrate: install
+	$(FLASK) db upgrade
+
+# seed: load the demo catalog (twice adds nothing).
+seed: install
+	$(FLASK) seed $(SEED_ARGS)
+
+# docker-up: the compose stack of the original (needs a Docker engine and a .env).
+docker-up:
+	@test -f .env || { echo "No .env: cp .env.example .env, then set SECRET_KEY and POSTGRES_PASSWORD." >&2; exit 1; }
+	docker compose up -d
+
+# clean: remove the venv, the local database and caches.
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

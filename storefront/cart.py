@@ -1,0 +1,219 @@
+"""Cart operations on a session's cart token: no HTTP here, used by the API and the pages.
+
+Every write runs in the caller's transaction and starts by upserting the cart row, which
+locks it until commit: writes to one cart are serialised, so limits checked inside that
+transaction hold even under parallel requests. Adding is a single
+INSERT … ON CONFLICT DO UPDATE whose quantity limit lives in the statement itself.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import and_, delete, exists, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .catalog import ProductView, product_columns
+from .extensions import db
+from .models import Cart, CartItem, Product
+
+_cart = Cart.__table__
+_item = CartItem.__table__
+_p = Product.__table__.c
+
+
+class CartError(Exception):
+    """A cart change that cannot be made; the cart is unchanged."""
+
+    status = 422
+    field = "quantity"
+
+
+class ProductNotFound(CartError):
+    """The product to add does not exist."""
+
+    status = 404
+    field = "product_id"
+
+
+class LineNotFound(CartError):
+    """No such line in this session's cart."""
+
+    status = 404
+    field = "item_id"
+
+
+class QuantityLimit(CartError):
+    """The line would hold more than the limit."""
+
+
+class LineLimit(CartError):
+    """The cart already holds the most distinct products it may."""
+
+    field = "product_id"
+
+
+@dataclass(frozen=True)
+class CartLimits:
+    """Per-line quantity and per-cart line limits (from configuration)."""
+
+    max_quantity: int = 99
+    max_lines: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class CartLine:
+    """One line: a product, its quantity and the line's total at today's price."""
+
+    id: int
+    product: ProductView
+    quantity: int
+    line_total: Decimal
+
+
+@dataclass(frozen=True)
+class CartView:
+    """A whole cart, lines in the order they were first added."""
+
+    lines: list[CartLine]
+    total_quantity: int
+    total_price: Decimal
+
+
+EMPTY = CartView([], 0, Decimal(0))
+
+
+def new_token() -> str:
+    """A random cart token (192 bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def _insert(table):
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _cart_id(token: str | None) -> int | None:
+    if not token:
+        return None
+    return db.session.execute(select(_cart.c.id).where(_cart.c.token == token)).scalar()
+
+
+def _touch_cart(token: str) -> int:
+    """Create the cart or mark it changed; either way lock its row until commit."""
+    statement = _insert(_cart).values(token=token)
+    statement = statement.on_conflict_do_update(
+        index_elements=[_cart.c.token], set_={"updated_at": func.now()}
+    ).returning(_cart.c.id)
+    return db.session.execute(statement).scalar_one()
+
+
+def get_cart(token: str | None) -> CartView:
+    """The cart of `token`, in one query whatever its size; empty when there is none."""
+    if not token:
+        return EMPTY
+    rows = db.session.execute(
+        product_columns()
+        .add_columns(_item.c.id.label("line_id"), _item.c.quantity)
+        .join(_item, _item.c.product_id == _p.id)
+        .join(_cart, _cart.c.id == _item.c.cart_id)
+        .where(_cart.c.token == token)
+        .order_by(_item.c.id)
+    )
+    lines = []
+    for row in rows:
+        product = ProductView(*row[:6])
+        lines.append(CartLine(row.line_id, product, row.quantity, product.price * row.quantity))
+    return CartView(
+        lines,
+        sum(line.quantity for line in lines),
+        sum((line.line_total for line in lines), Decimal(0)),
+    )
+
+
+def add_to_cart(token: str, product_id: int, quantity: int, limits: CartLimits) -> CartView:
+    """Add `quantity` of a product; the same product again grows its line."""
+    if quantity > limits.max_quantity:
+        raise QuantityLimit(f"A line holds at most {limits.max_quantity} of a product.")
+    cart_id = _touch_cart(token)
+    line_exists = exists().where(_item.c.cart_id == cart_id, _item.c.product_id == product_id)
+    line_count = select(func.count()).where(_item.c.cart_id == cart_id).scalar_subquery()
+    source = select(literal(cart_id), _p.id, literal(quantity)).where(
+        _p.id == product_id, or_(line_count < limits.max_lines, line_exists)
+    )
+    statement = _insert(_item).from_select(["cart_id", "product_id", "quantity"], source)
+    grown = _item.c.quantity + statement.excluded.quantity
+    statement = statement.on_conflict_do_update(
+        index_elements=[_item.c.cart_id, _item.c.product_id],
+        set_={"quantity": grown},
+        where=grown <= limits.max_quantity,
+    ).returning(_item.c.id)
+    if db.session.execute(statement).first() is None:
+        raise _why_not_added(cart_id, product_id, limits)
+    return get_cart(token)
+
+
+def _why_not_added(cart_id: int, product_id: int, limits: CartLimits) -> CartError:
+    if db.session.get(Product, product_id) is None:
+        return ProductNotFound(f"There is no product {product_id}.")
+    quantity = db.session.execute(
+        select(_item.c.quantity).where(_item.c.cart_id == cart_id, _item.c.product_id == product_id)
+    ).scalar()
+    if quantity is not None:
+        return QuantityLimit(
+            f"A line holds at most {limits.max_quantity}; this one has {quantity} already."
+        )
+    return LineLimit(f"A cart holds at most {limits.max_lines} different products.")
+
+
+def set_quantity(token: str | None, item_id: int, quantity: int, limits: CartLimits) -> CartView:
+    """Set a line's quantity; 0 removes the line."""
+    if quantity == 0:
+        return remove_line(token, item_id)
+    if quantity > limits.max_quantity:
+        raise QuantityLimit(f"A line holds at most {limits.max_quantity} of a product.")
+    cart_id = _cart_id(token)
+    if cart_id is None:
+        raise LineNotFound(f"Your cart has no line {item_id}.")
+    _touch_cart(token)  # type: ignore[arg-type]
+    result = db.session.execute(
+        update(_item)
+        .where(and_(_item.c.id == item_id, _item.c.cart_id == cart_id))
+        .values(quantity=quantity)
+    )
+    if result.rowcount == 0:
+        raise LineNotFound(f"Your cart has no line {item_id}.")
+    return get_cart(token)
+
+
+def remove_line(token: str | None, item_id: int) -> CartView:
+    """Remove one line of this session's cart."""
+    cart_id = _cart_id(token)
+    if cart_id is None:
+        raise LineNotFound(f"Your cart has no line {item_id}.")
+    _touch_cart(token)  # type: ignore[arg-type]
+    result = db.session.execute(
+        delete(_item).where(_item.c.id == item_id, _item.c.cart_id == cart_id)
+    )
+    if result.rowcount == 0:
+        raise LineNotFound(f"Your cart has no line {item_id}.")
+    return get_cart(token)
+
+
+def clear_cart(token: str | None) -> CartView:
+    """Remove every line (the cart row stays, so the session keeps its cart)."""
+    cart_id = _cart_id(token)
+    if cart_id is not None:
+        _touch_cart(token)  # type: ignore[arg-type]
+        db.session.execute(delete(_item).where(_item.c.cart_id == cart_id))
+    return EMPTY
+
+
+def purge_carts(older_than: timedelta) -> int:
+    """Delete carts unchanged for `older_than` (their lines go too); returns how many."""
+    cutoff = datetime.now(UTC) - older_than
+    result = db.session.execute(delete(_cart).where(_cart.c.updated_at < cutoff))
+    return result.rowcount

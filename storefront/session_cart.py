@@ -1,0 +1,33 @@
+"""The link between a browser session and its cart: the token in Flask's signed cookie."""
+
+from __future__ import annotations
+
+from flask import current_app, session
+
+from . import cart
+
+SESSION_KEY = "cart"
+
+
+def current_token() -> str | None:
+    """This session's cart token, or None (a forged or tampered cookie reads as no session)."""
+    token = session.get(SESSION_KEY)
+    return token if isinstance(token, str) and 16 <= len(token) <= 64 else None
+
+
+def token_for_write() -> str:
+    """This session's cart token, made (and put in the cookie) on the first change."""
+    token = current_token()
+    if token is None:
+        token = cart.new_token()
+        session[SESSION_KEY] = token
+    session.permanent = True
+    # Re-send the cookie so its 30-day lifetime starts again from this change.
+    session.modified = True
+    return token
+
+
+def limits() -> cart.CartLimits:
+    """The configured cart limits."""
+    config = current_app.config
+    return cart.CartLimits(config["MAX_LINE_QUANTITY"], config["MAX_CART_LINES"])
