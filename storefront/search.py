@@ -93,12 +93,13 @@ def _in_name(word: str, dialect: str) -> ColumnElement[bool]:
 
 def relevance(query: SearchQuery, dialect: str) -> list[ColumnElement]:
     """ORDER BY terms for relevance (the caller appends `id`)."""
-    words = query.words or (query.text,)
-    if dialect != "postgresql":
-        in_name = and_(*(_in_name(word, dialect) for word in words))
+    if dialect != "postgresql" or not query.words:
+        # SQLite, and punctuation-only phrases: name matches first, then by name.
+        phrases = query.words or (query.text,)
+        in_name = and_(*(_in_name(word, dialect) for word in phrases))
         return [case((in_name, 0), else_=1), _t.name_key]
     scores = []
-    for word in words:
+    for word in query.words:
         tiers = [
             (_t.search_words.op("@@")(_tsquery("simple", f"{word}:A")), 9),
             (_t.search_words.op("@@")(_tsquery("simple", f"{word}:B")), 8),
@@ -111,8 +112,5 @@ def relevance(query: SearchQuery, dialect: str) -> list[ColumnElement]:
         if typos:
             tiers.append((_t.search_words.op("@@")(_tsquery("simple", typos)), 3))
         scores.append(case(*tiers, else_=2))
-    any_word = " | ".join(query.words) if query.words else None
-    order = [sum(scores[1:], scores[0]).desc()]
-    if any_word:
-        order.append(func.ts_rank_cd(_t.search_stems, _tsquery("russian", any_word)).desc())
-    return order
+    any_word = _tsquery("russian", " | ".join(query.words))
+    return [sum(scores[1:], scores[0]).desc(), func.ts_rank_cd(_t.search_stems, any_word).desc()]

@@ -112,6 +112,8 @@ def _copy_postgresql(
     empty = product_count() == 0
     db.session.commit()
     with db.engine.begin() as connection:
+        # A bulk load may take minutes; the request-sized statement timeout does not apply.
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         # Index maintenance during COPY costs 5x the COPY itself: drop, load, rebuild.
         indexes = _secondary_indexes(connection) if empty else []
         for name, _ in indexes:
@@ -146,7 +148,7 @@ def _copy_postgresql(
             connection.exec_driver_sql(definition)
         added = connection.exec_driver_sql("SELECT count(*) FROM products").scalar_one()
     with db.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-            "ANALYZE products"
-        )
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.exec_driver_sql("SET statement_timeout = 0")
+        autocommit.exec_driver_sql("ANALYZE products")
     return added

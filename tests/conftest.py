@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
 
 from storefront import create_app
 from storefront.config import normalise_database_url
@@ -36,26 +38,62 @@ def postgres_url() -> str:
     return normalise_database_url(url)
 
 
-def _reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+@contextmanager
+def private_postgres(base_url: str, suffix: str = "", ctype: str = "C.UTF-8") -> Iterator[str]:
+    """A database of our own next to TEST_DATABASE_URL's, so parallel runs never collide.
+
+    Without the right to create databases, the given database itself is emptied and used.
+    """
+    base = make_url(base_url)
+    name = f"{base.database}_{os.getpid()}{suffix}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(
+                text(
+                    f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
+                    f"LC_COLLATE '{ctype}' LC_CTYPE '{ctype}'"
+                )
+            )
+    except ProgrammingError:
+        with admin.connect() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        admin.dispose()
+        yield base_url
+        return
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated, empty database of each backend, made once per test session."""
-    if request.param == "postgresql":
-        url = postgres_url()
-        _reset_postgres(url)
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'storefront.sqlite3'}"
+def migrate(url: str) -> None:
+    """Bring the database at `url` to the newest migration."""
     app = make_app(url)
     with app.app_context():
         upgrade(directory=str(Path(__file__).parent.parent / "migrations"))
-    return url
+        from storefront.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database of each backend, made once per test session."""
+    if request.param == "postgresql":
+        with private_postgres(postgres_url()) as url:
+            migrate(url)
+            yield url
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'storefront.sqlite3'}"
+        migrate(url)
+        yield url
 
 
 def make_app(url: str, **overrides: object) -> Flask:

@@ -1,0 +1,124 @@
+"""The `flask seed` command: demo catalog, bulk files, synthetic catalogs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from storefront.extensions import db
+
+
+def run(app: Flask, *args: str):
+    """Invoke a `flask` command of `app` and return the click result."""
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+def count(app: Flask, sql: str = "SELECT count(*) FROM products") -> int:
+    """A single number from the database."""
+    with app.app_context():
+        return db.session.execute(text(sql)).scalar_one()
+
+
+def test_seed_loads_the_demo_catalog_once(app: Flask) -> None:
+    """`seed` loads the original's 20 products; a second run adds nothing."""
+    first = run(app, "seed")
+    assert first.exit_code == 0 and "Added 20 products" in first.output
+    second = run(app, "seed")
+    assert second.exit_code == 0 and "Added 0 products" in second.output
+    assert count(app) == 20
+    assert count(app, "SELECT count(*) FROM categories") == 6
+
+
+def test_if_empty_leaves_a_filled_catalog_alone(app: Flask, tmp_path: Path) -> None:
+    """`seed --if-empty` (what `make run` calls) seeds only an empty catalog."""
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps([{"name": "Один", "price": 1, "category": "Разное"}]))
+    assert run(app, "seed", str(path)).exit_code == 0
+    result = run(app, "seed", "--if-empty")
+    assert result.exit_code == 0 and "nothing to do" in result.output
+    assert count(app) == 1
+
+
+def test_seed_file_skips_existing_name_in_same_category(app: Flask, tmp_path: Path) -> None:
+    """Same name in the same category is skipped; in another category it is a new product."""
+    path = tmp_path / "items.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"name": "Беспроводная мышь", "price": "1.50", "category": "электроника"},
+                {"name": "Беспроводная мышь", "price": 2, "category": "Подарки"},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    run(app, "seed")
+    result = run(app, "seed", str(path))
+    assert result.exit_code == 0, result.output
+    assert "Added 1 products" in result.output
+    assert count(app) == 21
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[]", "non-empty JSON array"),
+        ("{not json", "not a JSON file"),
+        (
+            json.dumps([{"name": "ok", "price": 1, "category": "x"}, {"name": "bad", "price": 0}]),
+            "[1, 'price']",
+        ),
+    ],
+)
+def test_bad_seed_file_loads_nothing(
+    app: Flask, tmp_path: Path, content: str, message: str
+) -> None:
+    """A bad file is refused with the reason, and nothing of it is written."""
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    result = run(app, "seed", str(path))
+    assert result.exit_code != 0
+    assert message in result.output
+    assert count(app) == 0
+
+
+def test_generate_makes_a_searchable_catalog_and_is_idempotent(app: Flask, backend: str) -> None:
+    """`seed --generate N` makes N products over ~50 categories; running it again adds none."""
+    result = run(app, "seed", "--generate", "600")
+    assert result.exit_code == 0, result.output
+    assert count(app) == 600
+    assert count(app, "SELECT count(DISTINCT category_id) FROM products") == 50
+    again = run(app, "seed", "--generate", "600")
+    assert again.exit_code == 0 and "Added 0 products" in again.output
+    assert count(app) == 600
+    with app.test_client() as client:
+        # Model codes are unique: a rare word finds exactly its product.
+        assert client.get("/api/products/?search=0000001").get_json()["total"] == 1
+        body = client.get("/api/products/?search=складная&limit=1").get_json()
+        assert body["total"] > 0
+
+
+def test_generate_on_postgres_keeps_every_index(app: Flask, backend: str) -> None:
+    """The COPY loader drops indexes for speed and must rebuild each of them."""
+    if backend != "postgresql":
+        pytest.skip("the COPY loader is PostgreSQL's")
+    sql = "SELECT count(*) FROM pg_indexes WHERE tablename = 'products'"
+    before = count(app, sql)
+    assert run(app, "seed", "--generate", "300").exit_code == 0
+    assert count(app, sql) == before
+    with app.app_context():
+        stems = db.session.execute(
+            text("SELECT count(*) FROM products WHERE search_stems IS NULL")
+        ).scalar_one()
+        assert stems == 0
+
+
+def test_generate_and_file_are_exclusive(app: Flask, tmp_path: Path) -> None:
+    """Giving both FILE and --generate is a usage error."""
+    path = tmp_path / "x.json"
+    path.write_text("[]")
+    result = run(app, "seed", str(path), "--generate", "5")
+    assert result.exit_code == 2

@@ -1,0 +1,180 @@
+"""Search as shoppers meet it: the contract's "Search" section, on both databases."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from werkzeug.datastructures import MultiDict
+
+from storefront import catalog, inventory
+from storefront.extensions import db
+from storefront.filters import parse_filters
+from storefront.schemas import ProductIn
+from storefront.search import SearchQuery, one_edit_variants
+
+CATALOG = [
+    ("Беспроводная мышь", "Эргономичная мышь с регулируемым DPI"),
+    ("Коврик для мыши", "Большой коврик"),
+    ("Механическая клавиатура", "Клавиатура с подсветкой"),
+    ("Ёлочная гирлянда", "Светодиодная гирлянда на ёлку"),
+    ("Running shoes", "Lightweight shoes for daily runs"),
+    ("Скидка 50% на всё", 'Акция_до_пятницы "кавычки" и обратный слэш \\ тоже'),
+    ("Чехол", "Подходит для мыши любой модели"),
+]
+
+
+def _load(app: Flask) -> None:
+    with app.app_context():
+        items = [
+            ProductIn(name=name, description=description, price=100, category="Разное")
+            for name, description in CATALOG
+        ]
+        inventory.create_products(items)
+        db.session.commit()
+
+
+def names(app: Flask, search: str, **params: str) -> list[str]:
+    """Names of the products a search finds, in the order it returns them."""
+    with app.app_context():
+        filters = parse_filters(MultiDict({"search": search, "limit": "100", **params}), 10_000)
+        assert not filters.issues
+        return [item.name for item in catalog.list_products(filters, 10_000).items]
+
+
+@pytest.fixture
+def shop(app: Flask) -> Flask:
+    """The app with a small catalog made for searching."""
+    _load(app)
+    return app
+
+
+@pytest.mark.parametrize("query", ["мышь", "МЫШЬ", "Мышь", "мЫшЬ"])
+def test_case_does_not_matter(shop: Flask, query: str) -> None:
+    """Мышь = мышь = МЫШЬ."""
+    assert "Беспроводная мышь" in names(shop, query)
+
+
+def test_substring_of_a_word_matches(shop: Flask) -> None:
+    """A word matches inside a longer word: `клав` finds the keyboard."""
+    assert names(shop, "клав") == ["Механическая клавиатура"]
+
+
+def test_every_word_must_match(shop: Flask) -> None:
+    """All words must match: `мышь беспроводная` finds one, `мышь клавиатура` none."""
+    assert names(shop, "беспроводная мышь") == ["Беспроводная мышь"]
+    assert names(shop, "мышь клавиатура") == []
+
+
+def test_yo_and_ye_are_the_same(shop: Flask) -> None:
+    """ё matches е and the other way round."""
+    assert names(shop, "елочная") == ["Ёлочная гирлянда"]
+    assert names(shop, "ёлку") == ["Ёлочная гирлянда"]
+
+
+def test_latin_words(shop: Flask) -> None:
+    """English text is searchable too."""
+    assert names(shop, "SHOES") == ["Running shoes"]
+
+
+@pytest.mark.parametrize("query", ["%", "_", "'", '"', "\\", "' OR 1=1 --", "%%%", "😀" * 200])
+def test_special_characters_are_plain_text(shop: Flask, query: str) -> None:
+    """Wildcards, quotes and SQL are plain text: they never match everything."""
+    found = names(shop, query)
+    assert len(found) <= 1
+
+
+def test_percent_and_underscore_match_literally(shop: Flask) -> None:
+    """`50%` and `_до_` find the product that contains them."""
+    assert names(shop, "50%") == ["Скидка 50% на всё"]
+    assert names(shop, "%") == ["Скидка 50% на всё"]
+    assert names(shop, "_") == ["Скидка 50% на всё"]
+
+
+def test_name_matches_come_before_description_matches(shop: Flask) -> None:
+    """Products named by the word rank above those that only describe it."""
+    found = names(shop, "мыши")
+    assert found.index("Коврик для мыши") < found.index("Чехол")
+
+
+def test_search_combines_with_filters(shop: Flask) -> None:
+    """Search and price filters narrow together."""
+    assert names(shop, "мышь", max_price="50") == []
+    assert "Беспроводная мышь" in names(shop, "мышь", min_price="100", max_price="100")
+
+
+def test_explicit_sort_overrides_relevance(shop: Flask) -> None:
+    """`sort=name` orders search results by name."""
+    found = names(shop, "мыш", sort="name")
+    assert found == sorted(found, key=str.lower)
+
+
+def test_sqlite_relevance_name_first(shop: Flask, backend: str) -> None:
+    """On SQLite, products matching in the name come first, then by name."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL ranks by match kind first; see the test below")
+    assert names(shop, "мыш") == ["Беспроводная мышь", "Коврик для мыши", "Чехол"]
+
+
+# PostgreSQL adds stems and one-edit matches.
+
+
+@pytest.fixture
+def pg_shop(shop: Flask, backend: str) -> Flask:
+    """The search catalog, on PostgreSQL only."""
+    if backend != "postgresql":
+        pytest.skip("stems and typo matching are PostgreSQL features")
+    return shop
+
+
+def test_stems_match_other_forms(pg_shop: Flask) -> None:
+    """`мыши` finds `мышь` (Russian stem), `runs` finds `running`."""
+    assert "Беспроводная мышь" in names(pg_shop, "мыши")
+    assert names(pg_shop, "run") == ["Running shoes"]
+
+
+@pytest.mark.parametrize(
+    ("typo", "expected"),
+    [
+        ("клавиатра", "Механическая клавиатура"),  # a letter missing
+        ("клавиатурра", "Механическая клавиатура"),  # a letter too many
+        ("клавиатуга", "Механическая клавиатура"),  # a letter wrong
+        ("клавиатруа", "Механическая клавиатура"),  # two neighbours swapped
+        ("gerlyanda", None),  # another script entirely
+    ],
+)
+def test_one_edit_finds_words_of_five_letters_or_more(
+    pg_shop: Flask, typo: str, expected: str | None
+) -> None:
+    """One insert, delete, substitution or swap is forgiven in words of 5+ letters."""
+    found = names(pg_shop, typo)
+    assert found == ([expected] if expected else [])
+
+
+def test_short_words_need_an_exact_or_stem_match(pg_shop: Flask) -> None:
+    """`мышт` (4 letters, one edit from `мышь`) finds nothing."""
+    assert names(pg_shop, "мышт") == []
+
+
+def test_relevance_exact_before_stem_before_typo(pg_shop: Flask) -> None:
+    """Exact word > stem > substring > one edit, name above description, then id."""
+    # `мыши` is an exact word of the mat's name and of the case's description,
+    # and a stem match in the mouse's name.
+    assert names(pg_shop, "мыши") == ["Коврик для мыши", "Чехол", "Беспроводная мышь"]
+    # `мыш` is a substring of all three; the two with it in the name come first.
+    assert names(pg_shop, "мыш")[-1] == "Чехол"
+    # A typo match ranks last: `клавиатуры` is a stem match, `клавиатра` one edit away.
+    assert names(pg_shop, "клавиатра") == ["Механическая клавиатура"]
+
+
+def test_one_edit_variants() -> None:
+    """The variant generator makes exactly the strings one edit away."""
+    variants = one_edit_variants("кот")
+    assert {"от", "окт", "кит", "кота", "ккот"} <= variants
+    assert "кот" not in variants
+    assert "тко" not in variants
+
+
+def test_query_words_are_folded_and_split() -> None:
+    """Words split on anything that is not a letter or digit, folded, repeats dropped."""
+    query = SearchQuery.parse("  Ёлка, USB-C; ёлка! 50%  ")
+    assert query.words == ("елка", "usb", "c", "50")
