@@ -56,6 +56,11 @@ def run_migrations_online():
     conf_args.setdefault("include_object", include_object)
 
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # The app's request-sized statement timeout must not cut a migration short.
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            # End the transaction the SET opened, or Alembic would run inside it uncommitted.
+            connection.commit()
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()

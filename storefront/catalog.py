@@ -66,9 +66,9 @@ def resolve_categories(values: tuple[str, ...]) -> list[int]:
     return [row.id for row in rows]
 
 
-def _order(filters: ProductFilters, dialect: str) -> list:
-    if filters.sort == "relevance" and filters.search:
-        return [*search.relevance(search.SearchQuery.parse(filters.search), dialect), _p.id]
+def _order(filters: ProductFilters, query: search.SearchQuery | None, dialect: str) -> list:
+    if filters.sort == "relevance" and query is not None:
+        return [*search.relevance(query, dialect), _p.id]
     return {
         "price": [_p.price, _p.id],
         "-price": [_p.price.desc(), _p.id],
@@ -91,13 +91,15 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
     if filters.max_price is not None:
         conditions.append(_p.price <= filters.max_price)
     dialect = _dialect()
+    query = None
     if filters.search:
-        conditions.append(search.match(search.SearchQuery.parse(filters.search), dialect))
+        query = search.prepare(search.SearchQuery.parse(filters.search), dialect)
+        conditions.append(search.match(query, dialect))
 
     rows = db.session.execute(
         product_columns()
         .where(*conditions)
-        .order_by(*_order(filters, dialect))
+        .order_by(*_order(filters, query, dialect))
         .limit(filters.limit)
         .offset(filters.offset)
     )

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from slugify import slugify
 from sqlalchemy import delete, insert, select
 
-from . import textfold
+from . import search, textfold
 from .catalog import ProductView, get_product
 from .extensions import db
 from .models import Category, Product
@@ -88,6 +88,7 @@ def create_products(
     new_ids = db.session.scalars(
         insert(Product).returning(_p.id, sort_by_parameter_order=True), rows
     ).all()
+    search.remember_terms(new_ids)
     return [
         ProductView(new_id, item.name, item.description, item.price, item.image, category)
         for new_id, (item, category) in zip(new_ids, kept, strict=True)
@@ -106,6 +107,7 @@ def update_product(product_id: int, patch: ProductPatch) -> ProductView | None:
     for field, value in changes.items():
         setattr(product, field, value)
     db.session.flush()
+    search.remember_terms([product_id])
     return get_product(product_id)
 
 

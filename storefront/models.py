@@ -105,6 +105,14 @@ class Product(db.Model):
     category: Mapped[Category] = relationship(back_populates="products", lazy="joined")
 
 
+class SearchTerm(db.Model):
+    """A word of the catalog (PostgreSQL's `simple` lexemes), for typo-tolerant search."""
+
+    __tablename__ = "search_terms"
+
+    term: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
 class Cart(db.Model):
     """A shopper's cart, found by the random token in their session cookie."""
 

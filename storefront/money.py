@@ -7,7 +7,9 @@ from decimal import Decimal, InvalidOperation
 
 MAX_PRICE = Decimal("1000000000")
 PRICE_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
-_PRICE_RE = re.compile(PRICE_PATTERN)
+# ASCII digits only, as `\d` means in the OpenAPI (ECMA-262) pattern: not "１０" or "١٠".
+_PRICE_RE = re.compile(PRICE_PATTERN, re.ASCII)
+_BOUND_RE = re.compile(r"\d{1,13}(\.\d{1,8})?", re.ASCII)
 _CENT = Decimal("0.01")
 
 
@@ -39,7 +41,7 @@ def parse_price(value: object) -> Decimal:
 def parse_bound(value: str) -> Decimal:
     """A price filter bound from a query string: a decimal >= 0 (a comma is a decimal point)."""
     text = value.strip().replace(",", ".")
-    if not re.fullmatch(r"\d{1,13}(\.\d{1,8})?", text):
+    if not _BOUND_RE.fullmatch(text):
         raise ValueError("must be a number of at least 0, such as 1500 or 99.90")
     try:
         return Decimal(text)

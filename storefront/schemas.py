@@ -17,6 +17,7 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from .money import PRICE_PATTERN, parse_price
 
@@ -39,7 +40,8 @@ def _image(value: str | None) -> str | None:
         return None
     if any(ch.isspace() or ord(ch) < 32 for ch in value):
         raise ValueError("must be a URL without spaces")
-    if value.startswith("/") and not value.startswith("//"):
+    # "//host" and "/\host" are other sites: browsers read a backslash there as a slash.
+    if value.startswith("/") and not value.startswith(("//", "/\\")):
         return value
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
@@ -101,13 +103,23 @@ class ProductIn(_Body):
     image: Image = None
 
 
+def _drop_default(schema: dict[str, Any]) -> None:
+    """Leave a field's default out of its JSON schema."""
+    schema.pop("default", None)
+
+
+def _not_sent() -> Any:
+    """A PATCH field's default: None for "not sent", left out of the schema, which refuses null."""
+    return Field(default=None, json_schema_extra=_drop_default)
+
+
 class ProductPatch(_Body):
     """A partial update: only the fields sent change."""
 
-    name: Name | None = None
-    description: Description | None = None
-    price: PriceIn | None = None
-    category: CategoryName | None = None
+    name: Name | SkipJsonSchema[None] = _not_sent()
+    description: Description | SkipJsonSchema[None] = _not_sent()
+    price: PriceIn | SkipJsonSchema[None] = _not_sent()
+    category: CategoryName | SkipJsonSchema[None] = _not_sent()
     image: Image = None
 
     @field_validator("name", "description", "price", "category", mode="before")

@@ -4,18 +4,24 @@ PostgreSQL (see the migration for the columns and indexes):
   - `search_text`  folded "name\\ndescription", trigram-indexed: substring matches;
   - `search_stems` tsvector, Russian config (English stems for Latin words), name weighted A;
   - `search_words` tsvector, `simple` config: the exact folded words, for exact and one-edit
-    matches (a query word of 5+ letters is expanded into every string one edit away).
+    matches;
+  - `search_terms`, every word of `search_words`: a query word of 5+ letters is expanded into
+    every string one edit away, and the vocabulary says which of those really occur, so the
+    query itself only ever names a few existing words (the planner estimates a tsquery of
+    hundreds of alternatives as unselective and scans the table).
 SQLite: casefolded substring of name + description, nothing more.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select, text
 
 from . import textfold
-from .models import Product
+from .extensions import db
+from .models import Product, SearchTerm
 
 MIN_TYPO_LENGTH = 5
 # Words longer than this are not expanded into typo variants (thousands of them, no gain).
@@ -32,11 +38,44 @@ class SearchQuery:
 
     text: str
     words: tuple[str, ...]
+    # For each word of 5+ letters: the catalog's words one edit away from it.
+    typos: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str) -> SearchQuery:
         """Fold and split `text`; punctuation-only text keeps its folded form as one phrase."""
         return cls(text=textfold.fold(text.strip()), words=tuple(textfold.words(text)))
+
+
+def prepare(query: SearchQuery, dialect: str) -> SearchQuery:
+    """Look up which one-edit variants of the query's long words the catalog has (PostgreSQL)."""
+    if dialect != "postgresql":
+        return query
+    variants = {
+        word: one_edit_variants(word)
+        for word in query.words
+        if MIN_TYPO_LENGTH <= len(word) <= MAX_TYPO_LENGTH
+    }
+    if not variants:
+        return query
+    wanted = set().union(*variants.values())
+    known = set(db.session.scalars(select(SearchTerm.term).where(SearchTerm.term.in_(wanted))))
+    typos = {word: tuple(sorted(found & known)) for word, found in variants.items()}
+    return replace(query, typos={word: terms for word, terms in typos.items() if terms})
+
+
+def remember_terms(product_ids: Iterable[int]) -> None:
+    """Add the words of these products to the vocabulary (PostgreSQL; SQLite has none)."""
+    ids = list(product_ids)
+    if ids and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(TERMS_FROM_PRODUCTS.bindparams(ids=ids))
+
+
+TERMS_FROM_PRODUCTS = text(
+    "INSERT INTO search_terms (term) "
+    "SELECT DISTINCT unnest(tsvector_to_array(search_words)) FROM products "
+    "WHERE id = ANY(:ids) ON CONFLICT DO NOTHING"
+)
 
 
 def one_edit_variants(word: str) -> set[str]:
@@ -55,11 +94,12 @@ def _tsquery(config: str, expression: str) -> ColumnElement:
     return func.to_tsquery(literal_column(f"'{config}'::regconfig"), expression)
 
 
-def _typo_expression(word: str, weight: str = "") -> str | None:
-    if not MIN_TYPO_LENGTH <= len(word) <= MAX_TYPO_LENGTH:
+def _typo_expression(query: SearchQuery, word: str, weight: str = "") -> str | None:
+    terms = query.typos.get(word)
+    if not terms:
         return None
     suffix = f":{weight}" if weight else ""
-    return " | ".join(sorted(v + suffix for v in one_edit_variants(word)))
+    return " | ".join(term + suffix for term in terms)
 
 
 def _contains(word: str, dialect: str) -> ColumnElement[bool]:
@@ -79,7 +119,7 @@ def match(query: SearchQuery, dialect: str) -> ColumnElement[bool]:
             _t.search_text.like(f"%{word}%"),
             _t.search_stems.op("@@")(func.plainto_tsquery(literal_column("'russian'"), word)),
         ]
-        typos = _typo_expression(word)
+        typos = _typo_expression(query, word)
         if typos:
             alternatives.append(_t.search_words.op("@@")(_tsquery("simple", typos)))
         clauses.append(or_(*alternatives))
@@ -108,7 +148,7 @@ def relevance(query: SearchQuery, dialect: str) -> list[ColumnElement]:
             (_in_name(word, dialect), 5),
             (_contains(word, dialect), 4),
         ]
-        typos = _typo_expression(word, "A")
+        typos = _typo_expression(query, word, "A")
         if typos:
             tiers.append((_t.search_words.op("@@")(_tsquery("simple", typos)), 3))
         scores.append(case(*tiers, else_=2))

@@ -9,8 +9,12 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 def fold(text: str) -> str:
-    """Lower-case `text` and read `ё` as `е` (what PostgreSQL's `lower` + `translate` do)."""
-    return text.lower().replace("ё", "е")
+    """Lower-case `text` and read `ё` as `е` (what PostgreSQL's `lower` + `translate` do).
+
+    `İ` is the one letter whose Python lower case is two characters; PostgreSQL makes it `i`,
+    and so do we, so a folded name never outgrows its column.
+    """
+    return text.replace("İ", "i").lower().replace("ё", "е")
 
 
 def words(text: str) -> list[str]:

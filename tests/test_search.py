@@ -178,3 +178,17 @@ def test_query_words_are_folded_and_split() -> None:
     """Words split on anything that is not a letter or digit, folded, repeats dropped."""
     query = SearchQuery.parse("  Ёлка, USB-C; ёлка! 50%  ")
     assert query.words == ("елка", "usb", "c", "50")
+
+
+def test_typos_find_renamed_products(pg_shop: Flask) -> None:
+    """The typo vocabulary follows product writes: a renamed product is found by a typo."""
+    from storefront.schemas import ProductPatch
+
+    with pg_shop.app_context():
+        chair = inventory.create_products([ProductIn(name="Табурет", price=1, category="Мебель")])[
+            0
+        ]
+        db.session.commit()
+        inventory.update_product(chair.id, ProductPatch(name="Табуретка складная"))
+        db.session.commit()
+    assert names(pg_shop, "складнея") == ["Табуретка складная"]

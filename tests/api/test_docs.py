@@ -1,0 +1,255 @@
+"""The API's own documentation: the OpenAPI document and the offline Swagger UI."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate
+
+from storefront.money import PRICE_PATTERN
+from tests.conftest import make_app
+from tests.factories import create_product
+
+PROBLEM = "application/problem+json"
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+DOC_PATHS = ("/api/openapi.json", "/api/docs")
+ADMIN_OPERATIONS = {
+    ("/api/products/", "POST"),
+    ("/api/products/bulk/", "POST"),
+    ("/api/products/{product_id}/", "PATCH"),
+    ("/api/products/{product_id}/", "DELETE"),
+}
+
+
+class AssetLinks(HTMLParser):
+    """Collects the URLs a page loads: `<script src>` and `<link href>`, and `data-*-url`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.assets: list[str] = []
+        self.data_urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Record the URL attributes of one tag."""
+        values = {name: value or "" for name, value in attrs}
+        if tag == "script" and "src" in values:
+            self.assets.append(values["src"])
+        if tag == "link" and "href" in values:
+            self.assets.append(values["href"])
+        self.data_urls += [v for k, v in values.items() if k.startswith("data-") and "url" in k]
+
+
+def operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every operation of the document by (path, METHOD)."""
+    return {
+        (path, method.upper()): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
+
+
+def served_routes(app: Flask) -> set[tuple[str, str]]:
+    """(path, METHOD) of every /api route the app serves, in OpenAPI path syntax."""
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.rule.startswith(DOC_PATHS):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        routes |= {
+            (path, method) for method in rule.methods or () if method not in {"HEAD", "OPTIONS"}
+        }
+    return routes
+
+
+def alternatives(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plain schemas a value may match, nested `anyOf`s flattened."""
+    if "anyOf" not in schema:
+        return [schema]
+    return [leaf for option in schema["anyOf"] for leaf in alternatives(option)]
+
+
+def schema_validator(document: dict[str, Any], name: str) -> OAS31Validator:
+    """A validator for the component schema `name`, its references resolved in `document`."""
+    ref = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+    return OAS31Validator(ref)
+
+
+def bearer_scheme(document: dict[str, Any]) -> str:
+    """The name of the single http bearer security scheme."""
+    schemes = document["components"]["securitySchemes"]
+    names = [
+        name
+        for name, scheme in schemes.items()
+        if scheme["type"] == "http" and scheme["scheme"].lower() == "bearer"
+    ]
+    assert len(names) == 1, schemes
+    return names[0]
+
+
+@pytest.fixture(scope="module")
+def docs_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """An app for the docs, which never touch the database: an unused SQLite file will do."""
+    return make_app(f"sqlite:///{tmp_path_factory.mktemp('docs') / 'unused.sqlite3'}")
+
+
+@pytest.fixture
+def docs(docs_app: Flask) -> FlaskClient:
+    """A client of `docs_app`."""
+    return docs_app.test_client()
+
+
+@pytest.fixture(scope="module")
+def document(docs_app: Flask) -> dict[str, Any]:
+    """The OpenAPI document as the app serves it."""
+    response = docs_app.test_client().get("/api/openapi.json")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+# --- the OpenAPI document -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/openapi.json", "/api/openapi.json/"])
+def test_openapi_document_is_valid_31(docs: FlaskClient, path: str) -> None:
+    """The document is served with and without a slash, and is valid OpenAPI 3.1."""
+    response = docs.get(path)
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    spec = response.get_json()
+    assert spec["openapi"].startswith("3.1.")
+    validate(spec)
+
+
+def test_document_lists_every_api_route(docs_app: Flask, document: dict[str, Any]) -> None:
+    """Every /api path and method the app serves is documented, and nothing more."""
+    assert set(operations(document)) == served_routes(docs_app)
+
+
+def test_bearer_scheme_is_declared(document: dict[str, Any]) -> None:
+    """The admin token is an http bearer scheme."""
+    assert bearer_scheme(document)
+
+
+def test_bearer_scheme_on_exactly_admin_operations(document: dict[str, Any]) -> None:
+    """The admin operations, and no read or cart operation, require the bearer token."""
+    scheme = bearer_scheme(document)
+    secured = {
+        key
+        for key, operation in operations(document).items()
+        if any(scheme in item for item in operation.get("security", document.get("security", [])))
+    }
+    assert secured == ADMIN_OPERATIONS
+    for key in ADMIN_OPERATIONS:
+        assert operations(document)[key]["security"] == [{scheme: []}]
+        assert {"401", "403"} <= operations(document)[key]["responses"].keys()
+
+
+def test_problem_responses_use_problem_json(document: dict[str, Any]) -> None:
+    """Every error response of every operation is application/problem+json with Problem."""
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for key, operation in operations(document).items():
+        errors = {code: r for code, r in operation["responses"].items() if int(code) >= 400}
+        assert errors, key
+        for code, response in errors.items():
+            assert response["content"] == {PROBLEM: {"schema": problem}}, (key, code)
+    required = document["components"]["schemas"]["Problem"]["required"]
+    assert {"type", "title", "status", "detail"} <= set(required)
+
+
+@pytest.mark.parametrize("model", ["ProductIn", "ProductPatch"])
+def test_request_price_is_number_or_pattern_string(document: dict[str, Any], model: str) -> None:
+    """A request price is a JSON number in (0, 1e9] or a string of the contract's pattern."""
+    price = document["components"]["schemas"][model]["properties"]["price"]
+    kinds = {leaf["type"]: leaf for leaf in alternatives(price)}
+    assert kinds["number"]["exclusiveMinimum"] == 0
+    assert kinds["number"]["maximum"] == 1_000_000_000
+    assert kinds["string"]["pattern"] == PRICE_PATTERN
+    validator = schema_validator(document, model)
+    base = {"name": "Лампа", "category": "Свет"}
+    for good in (10.5, 1, "10.50", "2599", 1_000_000_000, "0.01"):
+        assert validator.is_valid({**base, "price": good}), good
+    for bad in ("10.505", "1e3", "abc", " 10", True, 0, -5, 1_000_000_000.01):
+        assert not validator.is_valid({**base, "price": bad}), bad
+
+
+@pytest.mark.parametrize("field", ["name", "description", "price", "category"])
+def test_patch_schema_refuses_null_like_the_server(document: dict[str, Any], field: str) -> None:
+    """The PATCH schema does not offer null for fields whose null the server refuses."""
+    validator = schema_validator(document, "ProductPatch")
+    assert not validator.is_valid({field: None})
+    assert validator.is_valid({"image": None})
+    assert validator.is_valid({})
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [("Product", "price"), ("CartItem", "line_total"), ("Cart", "total_price")],
+)
+def test_response_prices_are_numbers(document: dict[str, Any], model: str, field: str) -> None:
+    """Prices in responses are JSON numbers."""
+    assert document["components"]["schemas"][model]["properties"][field]["type"] == "number"
+
+
+def test_live_answers_match_the_document(client: FlaskClient, document: dict[str, Any]) -> None:
+    """Real responses validate against the schemas the document gives them."""
+    product = create_product(client, price="2599.50", image="/static/x.png")
+    answers = [
+        ("Product", client.get(f"/api/products/{product['id']}/")),
+        ("ProductPage", client.get("/api/products/")),
+        ("Problem", client.get("/api/products/?limit=0")),
+        ("Problem", client.get("/api/products/99999/")),
+        ("Problem", client.post("/api/products/", json={})),
+    ]
+    for name, response in answers:
+        schema_validator(document, name).validate(response.get_json())
+    categories = client.get("/api/categories/").get_json()
+    for category in categories:
+        schema_validator(document, "Category").validate(category)
+
+
+# --- Swagger UI ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/docs", "/api/docs/"])
+def test_swagger_ui_page(docs: FlaskClient, path: str) -> None:
+    """The docs page answers 200 HTML at both paths, without a redirect."""
+    response = docs.get(path)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert "swagger-ui" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/api/docs", "/api/docs/"])
+def test_swagger_ui_works_offline(docs: FlaskClient, path: str) -> None:
+    """Every asset is an absolute local path the app serves; the page names no outside URL."""
+    html = docs.get(path).get_data(as_text=True)
+    assert not re.search(r"https?://", html, re.IGNORECASE)
+    links = AssetLinks()
+    links.feed(html)
+    assert len(links.assets) >= 2
+    for url in [*links.assets, *links.data_urls]:
+        assert url.startswith("/") and not url.startswith("//"), url
+        response = docs.get(url)
+        assert response.status_code == 200, url
+        response.close()
+
+
+def test_swagger_ui_calls_no_validator(docs: FlaskClient) -> None:
+    """The init script turns off the outside validator badge (validatorUrl: null)."""
+    links = AssetLinks()
+    links.feed(docs.get("/api/docs/").get_data(as_text=True))
+    (init,) = [url for url in links.assets if Path(url).name == "swagger-init.js"]
+    assert init.endswith("/js/swagger-init.js")
+    response = docs.get(init)
+    script = response.get_data(as_text=True)
+    response.close()
+    assert re.search(r"validatorUrl\s*:\s*null\b", script)
+    assert not re.search(r"https?://", script, re.IGNORECASE)
