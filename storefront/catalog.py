@@ -124,14 +124,9 @@ def get_product(product_id: int) -> ProductView | None:
 
 def list_categories() -> list[CategoryView]:
     """Categories that have products, sorted by name, with their product counts."""
-    counts = (
-        select(_p.category_id, func.count().label("product_count"))
-        .group_by(_p.category_id)
-        .subquery()
-    )
     rows = db.session.execute(
-        select(_c.name, _c.slug, counts.c.product_count)
-        .join(counts, counts.c.category_id == _c.id)
+        select(_c.name, _c.slug, _c.product_count)
+        .where(_c.product_count > 0)
         .order_by(_c.name_key, _c.id)
     )
     return [CategoryView(*row) for row in rows]

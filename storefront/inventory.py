@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 
 from slugify import slugify
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from . import search, textfold
 from .catalog import ProductView, get_product
@@ -89,6 +90,7 @@ def create_products(
         insert(Product).returning(_p.id, sort_by_parameter_order=True), rows
     ).all()
     search.remember_terms(new_ids)
+    _count_products(Counter(row["category_id"] for row in rows))
     return [
         ProductView(new_id, item.name, item.description, item.price, item.image, category)
         for new_id, (item, category) in zip(new_ids, kept, strict=True)
@@ -103,7 +105,10 @@ def update_product(product_id: int, patch: ProductPatch) -> ProductView | None:
     changes = patch.model_dump(exclude_unset=True)
     if "category" in changes:
         category = changes.pop("category")
-        product.category_id = ensure_categories([category])[textfold.fold(category)][0]
+        new_category = ensure_categories([category])[textfold.fold(category)][0]
+        if new_category != product.category_id:
+            _count_products({product.category_id: -1, new_category: 1})
+            product.category_id = new_category
     for field, value in changes.items():
         setattr(product, field, value)
     db.session.flush()
@@ -113,5 +118,21 @@ def update_product(product_id: int, patch: ProductPatch) -> ProductView | None:
 
 def delete_product(product_id: int) -> bool:
     """Delete a product (its cart lines go with it); False when it did not exist."""
-    result = db.session.execute(delete(Product).where(_p.id == product_id))
-    return result.rowcount > 0
+    category_id = db.session.execute(
+        delete(Product).where(_p.id == product_id).returning(_p.category_id)
+    ).scalar()
+    if category_id is None:
+        return False
+    _count_products({category_id: -1})
+    return True
+
+
+def _count_products(changes: Mapping[int, int]) -> None:
+    """Add `changes` (category id -> products added or removed) to the stored counts."""
+    for category_id, change in changes.items():
+        if change:
+            db.session.execute(
+                update(Category)
+                .where(_c.id == category_id)
+                .values(product_count=_c.product_count + change)
+            )

@@ -85,6 +85,11 @@ def _build(engine: Engine, definitions: list[str]) -> None:
             autocommit.exec_driver_sql(statement)
 
 
+RECOUNT = (
+    "UPDATE categories SET product_count = counted.n FROM ("
+    "SELECT category_id, count(*) AS n FROM products GROUP BY category_id) AS counted "
+    "WHERE categories.id = counted.category_id"
+)
 ALL_TERMS = (
     "INSERT INTO search_terms (term) "
     "SELECT DISTINCT unnest(tsvector_to_array(search_words)) FROM products "
@@ -99,7 +104,7 @@ def _rebuild(engine: Engine, indexes: list[tuple[str, str]]) -> None:
     together take about as long on the second.
     """
     first = [definition for _, definition in indexes[:1]]
-    rest = [definition for _, definition in indexes[1:]] + [ALL_TERMS]
+    rest = [definition for _, definition in indexes[1:]] + [ALL_TERMS, RECOUNT]
     with ThreadPoolExecutor(WORKERS) as pool:
         for future in [pool.submit(_build, engine, first), pool.submit(_build, engine, rest)]:
             future.result()
@@ -164,4 +169,5 @@ def merge(
         )
         connection.exec_driver_sql("DROP TABLE staging")
         connection.exec_driver_sql(ALL_TERMS)
+        connection.exec_driver_sql(RECOUNT)
         return result.rowcount

@@ -122,3 +122,25 @@ def test_generate_and_file_are_exclusive(app: Flask, tmp_path: Path) -> None:
     path.write_text("[]")
     result = run(app, "seed", str(path), "--generate", "5")
     assert result.exit_code == 2
+
+
+def test_category_counts_follow_every_write(app: Flask) -> None:
+    """Product counts per category stay right through seed, patch, delete and --generate."""
+    from tests.factories import AUTH
+
+    run(app, "seed")
+    client = app.test_client()
+
+    def counts() -> dict[str, int]:
+        return {c["slug"]: c["product_count"] for c in client.get("/api/categories/").get_json()}
+
+    assert counts()["sport"] == 3
+    ids = {p["name"]: p["id"] for p in client.get("/api/products/?limit=100").get_json()["items"]}
+    mouse = ids["Беспроводная мышь"]
+    moved = client.patch(f"/api/products/{mouse}/", json={"category": "Спорт"}, headers=AUTH)
+    assert moved.status_code == 200
+    assert counts()["sport"] == 4 and counts()["elektronika"] == 4
+    assert client.delete(f"/api/products/{mouse}/", headers=AUTH).status_code == 204
+    assert counts()["sport"] == 3
+    assert run(app, "seed", "--generate", "100").exit_code == 0
+    assert sum(counts().values()) == count(app)
