@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import Select, func, or_, select
 
-from . import search, textfold
+from . import counts, search, textfold
 from .extensions import db
 from .filters import ProductFilters
 from .models import Category, Product
@@ -81,6 +81,7 @@ def _order(filters: ProductFilters, query: search.SearchQuery | None, dialect: s
 def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
     """The page of products `filters` asks for, with a total capped at `count_cap`."""
     conditions = []
+    category_ids: list[int] = []
     if filters.categories:
         category_ids = resolve_categories(filters.categories)
         if not category_ids:
@@ -94,26 +95,41 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
     query = None
     if filters.search:
         query = search.prepare(search.SearchQuery.parse(filters.search), dialect)
-        conditions.append(search.match(query, dialect))
 
-    rows = db.session.execute(
+    rows = db.session.execute(_page_statement(filters, conditions, query, dialect))
+    items = [ProductView(*row) for row in rows]
+    if query is not None:
+        conditions.append(search.match(query, dialect))
+    if (items and len(items) < filters.limit) or (not items and filters.offset == 0):
+        # The last page: the total is known without counting.
+        total = filters.offset + len(items)
+    else:
+        words = query.text if query is not None else None
+        key = (tuple(category_ids), filters.min_price, filters.max_price, words, count_cap)
+        total = counts.cache().get(key, lambda: _count(conditions, count_cap))
+    exact = total <= count_cap
+    return ProductPage(items, min(total, count_cap), exact, filters.limit, filters.offset)
+
+
+def _count(conditions: list, count_cap: int) -> int:
+    """Matches of `conditions`, counted up to `count_cap` + 1."""
+    capped = select(_p.id).where(*conditions).limit(count_cap + 1).subquery()
+    return db.session.execute(select(func.count()).select_from(capped)).scalar_one()
+
+
+def _page_statement(
+    filters: ProductFilters, conditions: list, query: search.SearchQuery | None, dialect: str
+) -> Select:
+    """SELECT of one page of products."""
+    if query is not None:
+        conditions = [*conditions, search.match(query, dialect)]
+    return (
         product_columns()
         .where(*conditions)
         .order_by(*_order(filters, query, dialect))
         .limit(filters.limit)
         .offset(filters.offset)
     )
-    items = [ProductView(*row) for row in rows]
-    if (items and len(items) < filters.limit) or (not items and filters.offset == 0):
-        # The last page: the total is known without counting.
-        total = filters.offset + len(items)
-        return ProductPage(
-            items, min(total, count_cap), total <= count_cap, filters.limit, filters.offset
-        )
-    capped = select(_p.id).where(*conditions).limit(count_cap + 1).subquery()
-    total = db.session.execute(select(func.count()).select_from(capped)).scalar_one()
-    exact = total <= count_cap
-    return ProductPage(items, min(total, count_cap), exact, filters.limit, filters.offset)
 
 
 def get_product(product_id: int) -> ProductView | None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from slugify import slugify
 from sqlalchemy import delete, insert, select, update
 
-from . import search, textfold
+from . import counts, search, textfold
 from .catalog import ProductView, get_product
 from .extensions import db
 from .models import Category, Product
@@ -90,6 +90,7 @@ def create_products(
         insert(Product).returning(_p.id, sort_by_parameter_order=True), rows
     ).all()
     search.remember_terms(new_ids)
+    counts.cache().clear()
     _count_products(Counter(row["category_id"] for row in rows))
     return [
         ProductView(new_id, item.name, item.description, item.price, item.image, category)
@@ -113,6 +114,7 @@ def update_product(product_id: int, patch: ProductPatch) -> ProductView | None:
         setattr(product, field, value)
     db.session.flush()
     search.remember_terms([product_id])
+    counts.cache().clear()
     return get_product(product_id)
 
 
@@ -124,6 +126,7 @@ def delete_product(product_id: int) -> bool:
     if category_id is None:
         return False
     _count_products({category_id: -1})
+    counts.cache().clear()
     return True
 
 

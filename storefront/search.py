@@ -131,8 +131,29 @@ def _in_name(word: str, dialect: str) -> ColumnElement[bool]:
     return position(_t.search_text, word).between(1, func.length(_t.name_key))
 
 
+def word_tiers(query: SearchQuery, word: str) -> list[ColumnElement[bool]]:
+    """How `word` can match on PostgreSQL, best first; together they are exactly `match`.
+
+    Exact word in the name, in the description; same stem in the name, in the description;
+    substring in the name, anywhere; one edit away in the name, in the description.
+    """
+    tiers = [
+        _t.search_words.op("@@")(_tsquery("simple", f"{word}:A")),
+        _t.search_words.op("@@")(_tsquery("simple", f"{word}:B")),
+        _t.search_stems.op("@@")(_tsquery("russian", f"{word}:A")),
+        _t.search_stems.op("@@")(_tsquery("russian", f"{word}:B")),
+        _in_name(word, "postgresql"),
+        _contains(word, "postgresql"),
+    ]
+    for weight in "AB":
+        typos = _typo_expression(query, word, weight)
+        if typos:
+            tiers.append(_t.search_words.op("@@")(_tsquery("simple", typos)))
+    return tiers
+
+
 def relevance(query: SearchQuery, dialect: str) -> list[ColumnElement]:
-    """ORDER BY terms for relevance (the caller appends `id`)."""
+    """ORDER BY terms for relevance (the caller appends `id`): summed word tiers, best first."""
     if dialect != "postgresql" or not query.words:
         # SQLite, and punctuation-only phrases: name matches first, then by name.
         phrases = query.words or (query.text,)
@@ -140,17 +161,6 @@ def relevance(query: SearchQuery, dialect: str) -> list[ColumnElement]:
         return [case((in_name, 0), else_=1), _t.name_key]
     scores = []
     for word in query.words:
-        tiers = [
-            (_t.search_words.op("@@")(_tsquery("simple", f"{word}:A")), 9),
-            (_t.search_words.op("@@")(_tsquery("simple", f"{word}:B")), 8),
-            (_t.search_stems.op("@@")(_tsquery("russian", f"{word}:A")), 7),
-            (_t.search_stems.op("@@")(_tsquery("russian", f"{word}:B")), 6),
-            (_in_name(word, dialect), 5),
-            (_contains(word, dialect), 4),
-        ]
-        typos = _typo_expression(query, word, "A")
-        if typos:
-            tiers.append((_t.search_words.op("@@")(_tsquery("simple", typos)), 3))
-        scores.append(case(*tiers, else_=2))
-    any_word = _tsquery("russian", " | ".join(query.words))
-    return [sum(scores[1:], scores[0]).desc(), func.ts_rank_cd(_t.search_stems, any_word).desc()]
+        tiers = word_tiers(query, word)
+        scores.append(case(*((tier, 9 - rank) for rank, tier in enumerate(tiers)), else_=0))
+    return [sum(scores[1:], scores[0]).desc()]
