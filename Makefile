@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 SEED_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install install-dev run test lint fmt migrate seed docker-up clean
+.PHONY: help venv install install-dev run test lint fmt migrate seed docker-up clean screenshots translations
 
 # help: list the targets.
 help:
@@ -22,6 +22,8 @@ help:
 	@echo "make fmt        format and autofix with ruff"
 	@echo "make migrate    apply database migrations"
 	@echo "make seed       load the demo catalog (SEED_ARGS='FILE.json' or '--generate N')"
+	@echo "make screenshots  desktop and phone screenshots of the pages to docs/screenshots/ (needs chromium)"
+	@echo "make translations extract the interface text and update and compile the translations"
 	@echo "make docker-up  docker compose up -d (PostgreSQL + gunicorn on :8000)"
 	@echo "make clean      remove .venv, instance/ and caches"
 
@@ -82,6 +84,21 @@ migrate: install
 # seed: load the demo catalog (twice adds nothing).
 seed: install
 	$(FLASK) seed $(SEED_ARGS)
+
+# screenshots: the catalog, product and cart pages at desktop and phone sizes, through Debian's
+# chromium (apt-get install chromium; never `playwright install`), over a throwaway SQLite.
+screenshots: install-dev
+	$(BIN)/python scripts/screenshots.py
+
+# translations: collect the marked interface text, merge it into each language's .po, compile.
+# Russian is the source language; add one with `$(BIN)/pybabel init -i
+# storefront/translations/messages.pot -d storefront/translations -l LANG`.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project=storefront -o storefront/translations/messages.pot .
+	$(BIN)/pybabel update -i storefront/translations/messages.pot -d storefront/translations \
+		--ignore-obsolete --width=100
+	$(BIN)/pybabel compile -d storefront/translations
 
 # docker-up: the compose stack of the original (needs a Docker engine and a .env).
 docker-up:

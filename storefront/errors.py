@@ -6,9 +6,11 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from flask import Flask, Response, current_app, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from jinja2 import TemplateNotFound
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger(__name__)
@@ -66,13 +68,52 @@ def _wants_problem() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
-def _page(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    try:
-        html = render_template(f"errors/{status}.html", status=status, message=message)
-    except TemplateNotFound:
-        html = render_template("errors/error.html", status=status, message=message)
+# What a person reads on an error page (the API keeps its problem details).
+PAGE_TEXT = {
+    400: (_l("Запрос не понят"), _l("Проверьте адрес или вернитесь в каталог.")),
+    404: (_l("Страница не найдена"), _l("По этому адресу ничего нет.")),
+    405: (_l("Так не получится"), _l("Эта страница не принимает такой запрос.")),
+    413: (_l("Слишком много данных"), _l("Запрос больше, чем принимает магазин.")),
+    429: (_l("Слишком много запросов"), _l("Подождите немного и попробуйте снова.")),
+    500: (
+        _l("Что-то сломалось"),
+        _l("Ошибка на нашей стороне, она уже записана. Попробуйте ещё раз чуть позже."),
+    ),
+    503: (
+        _l("Магазин ненадолго недоступен"),
+        _l("База данных не отвечает. Попробуйте через несколько секунд."),
+    ),
+}
+CSRF_TEXT = (
+    _l("Страница устарела"),
+    _l("Форма на этой странице устарела. Обновите страницу и повторите действие."),
+)
+
+
+def _page(
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    text: tuple[object, object] | None = None,
+) -> Response:
+    from .web.htmx import is_htmx
+
+    title, friendly = text or PAGE_TEXT.get(status, (None, None))
+    message = str(friendly) if friendly else message
+    # error_page: the layout makes no database query (the database may be why we are here).
+    context = {"status": status, "title": title, "message": message, "error_page": True}
+    if is_htmx():
+        # htmx swaps this message into the page's notice area instead of the element it aimed at.
+        html = render_template("_notice.html", notices=[("error", message)])
+        headers = {**(headers or {}), "HX-Retarget": "#notice", "HX-Reswap": "innerHTML"}
+    else:
+        try:
+            html = render_template(f"errors/{status}.html", **context)
+        except TemplateNotFound:
+            html = render_template("errors/error.html", **context)
     response = current_app.response_class(html, status=status, headers=headers)
     response.headers["Cache-Control"] = "no-store"
+    response.vary.add("HX-Request")
     return response
 
 
@@ -82,6 +123,24 @@ def _respond(status: int, detail: str, headers: Mapping[str, str] | None = None)
     return _page(status, detail, headers)
 
 
+def _methods_with_slash() -> list[str]:
+    """Methods of the API route at this path plus "/", for a 404 that should be a 405.
+
+    Routes end in "/" with strict_slashes off, so `/api/products` finds the resource; but for
+    a method the route lacks, werkzeug then reports 404 instead of 405. Ask the router again.
+    """
+    if not _wants_problem() or request.path.endswith("/"):
+        return []
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    try:
+        adapter.match(request.path + "/", method=request.method)
+    except MethodNotAllowed as exc:
+        return list(exc.valid_methods or [])
+    except HTTPException:
+        pass
+    return []
+
+
 def register_errorhandlers(app: Flask) -> None:
     """Answer every error as problem+json under /api and as a page elsewhere."""
 
@@ -89,10 +148,20 @@ def register_errorhandlers(app: Flask) -> None:
     def api_error(error: ApiError) -> Response:
         return problem(error.status, error.detail, errors=error.errors, headers=error.headers)
 
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> Response:
+        # Only page forms are checked (the API is exempt): a stale or missing token means the
+        # page was open too long or cookies were cleared; reloading it gives a fresh token.
+        log.info("CSRF check failed on %s: %s", request.path, error.description)
+        return _page(400, str(CSRF_TEXT[1]), text=CSRF_TEXT)
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         status = error.code or 500
         headers = {k: v for k, v in error.get_headers() if k.lower() in {"allow", "retry-after"}}
+        allowed = _methods_with_slash() if status == 404 else []
+        if allowed:
+            status, headers = 405, {"Allow": ", ".join(sorted(allowed))}
         detail = {
             404: "Nothing lives at this address.",
             405: f"{request.method} is not allowed here.",

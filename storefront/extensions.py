@@ -1,8 +1,10 @@
 """Unbound extension objects, bound to the app in `create_app`."""
 
+from flask_babel import Babel
 from flask_cors import CORS
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -24,3 +26,6 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 cors = CORS()
+# Page forms carry CSRF tokens; the JSON API is exempted (see create_app).
+csrf = CSRFProtect()
+babel = Babel()

@@ -1,0 +1,118 @@
+"""Save desktop and phone screenshots of the three storefront pages to docs/screenshots/.
+
+Serves the app over a throwaway SQLite database with the demo catalog on a free port of
+127.0.0.1, fills a cart through the pages, and drives Debian's Chromium with Playwright
+(never `playwright install`). Run it with `make screenshots`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from flask_migrate import upgrade
+from playwright.sync_api import Page, sync_playwright
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from storefront import create_app  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+VIEWPORTS = {
+    "desktop": {"viewport": {"width": 1280, "height": 900}},
+    "phone": {
+        "viewport": {"width": 375, "height": 812},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+}
+
+
+def serve(database: Path) -> tuple[str, object]:
+    """Migrate and seed a fresh database, then serve the app on 127.0.0.1 in a thread."""
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+            "SECRET_KEY": "screenshots-only",
+            "STOREFRONT_ENV": "development",
+        }
+    )
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    result = app.test_cli_runner().invoke(args=["seed"])
+    if result.exit_code:
+        raise SystemExit(result.output)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
+def shoot(page: Page, name: str) -> None:
+    """Save the whole page as docs/screenshots/NAME.png."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+    print(f"saved {OUT.relative_to(ROOT) / name}.png")
+
+
+def tour(page: Page, size: str) -> None:
+    """Catalog, product and cart pages, with something in the cart."""
+    page.goto("/?category=elektronika&category=sport")
+    shoot(page, f"catalog-{size}")
+    for word in ("наушники", "коврик"):
+        page.goto(f"/?search={word}")
+        page.get_by_role("button", name=re.compile("В корзину")).first.click()
+        page.locator("#notice .flash").wait_for()
+    page.goto("/?search=мышь")
+    page.locator("#catalog-results .card-title a").first.click()
+    page.get_by_label("Количество").fill("2")
+    page.get_by_role("button", name="Добавить в корзину").click()
+    page.locator("#notice .flash").wait_for()
+    shoot(page, f"product-{size}")
+    page.goto("/cart")
+    shoot(page, f"cart-{size}")
+
+
+def main() -> None:
+    """Serve, then photograph each page at each size."""
+    chromium = shutil.which("chromium")
+    if not chromium:
+        raise SystemExit("chromium is not installed: apt-get install -y chromium")
+    with tempfile.TemporaryDirectory() as tmp:
+        base_url, server = serve(Path(tmp) / "screenshots.sqlite3")
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+                for size, options in VIEWPORTS.items():
+                    context = browser.new_context(base_url=base_url, locale="ru-RU", **options)
+                    context.route(
+                        "**/*",
+                        lambda route: (
+                            route.continue_()
+                            if "//127.0.0.1:" in route.request.url
+                            else route.abort()
+                        ),
+                    )
+                    tour(context.new_page(), size)
+                    context.close()
+                browser.close()
+        finally:
+            server.shutdown()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Catalog pages: the filtered product list and one product's page."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, make_response, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ..catalog import get_product, list_categories, list_products
+from ..schemas import MAX_ID
+from . import bp
+from .filter_form import (
+    FIELD_ANCHORS,
+    FIELD_LABELS,
+    SORT_CHOICES,
+    read_filter_form,
+    safe_catalog_query,
+)
+from .htmx import is_htmx_for
+from .paging import make_pager
+
+RESULTS_ID = "catalog-results"
+
+
+def catalog_url(query: str) -> str:
+    """The catalog's URL with a query string (already encoded)."""
+    base = url_for("web.catalog")
+    return f"{base}?{query}" if query else base
+
+
+@bp.get("/")
+def catalog() -> ResponseReturnValue:
+    """The product list; an htmx request aimed at the results gets the results alone."""
+    count_cap = current_app.config["COUNT_CAP"]
+    form = read_filter_form(request.args, count_cap)
+    result = list_products(form.filters, count_cap)
+    context = {
+        "form": form,
+        "result": result,
+        "pager": make_pager(form.page, result, count_cap),
+        "catalog_url": catalog_url,
+        "results_id": RESULTS_ID,
+        "field_labels": FIELD_LABELS,
+        "field_anchors": FIELD_ANCHORS,
+    }
+    if is_htmx_for(RESULTS_ID):
+        response = make_response(render_template("catalog/_results.html", fragment=True, **context))
+        # Push the tidy URL (no empty fields) rather than what the form happened to send.
+        response.headers["HX-Push-Url"] = catalog_url(form.query())
+        return response
+    return render_template(
+        "catalog/index.html",
+        fragment=False,
+        categories=form.category_choices(list_categories()),
+        sort_choices=SORT_CHOICES,
+        **context,
+    )
+
+
+@bp.get(f"/products/<int(min=1, max={MAX_ID}):product_id>")
+def product(product_id: int) -> ResponseReturnValue:
+    """One product with an add-to-cart form and a link back to the list it was found in."""
+    item = get_product(product_id)
+    if item is None:
+        abort(404)
+    back = safe_catalog_query(request.args.get("back"))
+    return render_template(
+        "catalog/product.html",
+        product=item,
+        back_url=catalog_url(back),
+        self_url=url_for("web.product", product_id=product_id, back=back or None),
+        max_quantity=current_app.config["MAX_LINE_QUANTITY"],
+    )
