@@ -5,7 +5,7 @@ from __future__ import annotations
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
-MAX_ID = 2_147_483_647
+from .schemas import MAX_ID
 
 
 class IdConverter(BaseConverter):

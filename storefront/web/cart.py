@@ -25,7 +25,7 @@ from .htmx import is_htmx_for
 
 CART_ID = "cart"
 NOTICE_ID = "notice"
-LINE = f"/cart/items/<int(min=1, max={MAX_ID}):item_id>"
+LINE = "/cart/items/<id:item_id>"
 
 
 class FormError(Exception):

@@ -6,7 +6,6 @@ from flask import abort, current_app, make_response, render_template, request, u
 from flask.typing import ResponseReturnValue
 
 from ..catalog import get_product, list_categories, list_products
-from ..schemas import MAX_ID
 from . import bp
 from .filter_form import (
     FIELD_ANCHORS,
@@ -56,7 +55,7 @@ def catalog() -> ResponseReturnValue:
     )
 
 
-@bp.get(f"/products/<int(min=1, max={MAX_ID}):product_id>")
+@bp.get("/products/<id:product_id>")
 def product(product_id: int) -> ResponseReturnValue:
     """One product with an add-to-cart form and a link back to the list it was found in."""
     item = get_product(product_id)
