@@ -135,7 +135,8 @@ def load_empty(
     with engine.connect() as connection:
         autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
         autocommit.exec_driver_sql(_SETUP[0])
-        autocommit.exec_driver_sql("ANALYZE products")
+        # VACUUM sets the visibility map, so counts can be index-only scans from the start.
+        autocommit.exec_driver_sql("VACUUM (ANALYZE) products")
         return autocommit.exec_driver_sql("SELECT count(*) FROM products").scalar_one()
 
 
