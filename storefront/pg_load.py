@@ -50,18 +50,24 @@ class _Chunks:
         return lines, len(chunk)
 
 
-def _copy_stream(engine: Engine, target: str, chunks: _Chunks, progress: Callable[[int], None]):
+def _copy(cursor: Any, target: str, chunks: _Chunks, progress: Callable[[int], None]) -> None:
+    """COPY chunks into `target` on `cursor` until they run out."""
+    with cursor.copy(f"COPY {target} ({COLUMNS}) FROM STDIN") as copy:
+        while True:
+            lines, count = chunks.next()
+            if not count:
+                return
+            copy.write(lines)
+            progress(count)
+
+
+def _copy_stream(engine: Engine, chunks: _Chunks, progress: Callable[[int], None]) -> None:
+    """One COPY stream into products, on a connection and transaction of its own."""
     raw = engine.raw_connection()
     try:
         with raw.driver_connection.cursor() as cursor:
             cursor.execute(_SETUP[0])
-            with cursor.copy(f"COPY {target} ({COLUMNS}) FROM STDIN") as copy:
-                while True:
-                    lines, count = chunks.next()
-                    if not count:
-                        break
-                    copy.write(lines)
-                    progress(count)
+            _copy(cursor, "products", chunks, progress)
         raw.commit()
     finally:
         raw.close()
@@ -124,10 +130,7 @@ def load_empty(
     try:
         chunks = _Chunks(products, ids)
         with ThreadPoolExecutor(WORKERS) as pool:
-            streams = [
-                pool.submit(_copy_stream, engine, "products", chunks, progress)
-                for _ in range(WORKERS)
-            ]
+            streams = [pool.submit(_copy_stream, engine, chunks, progress) for _ in range(WORKERS)]
             for stream in streams:
                 stream.result()
     finally:
@@ -152,15 +155,8 @@ def merge(
         connection.exec_driver_sql(
             f"CREATE TEMP TABLE staging AS SELECT {COLUMNS} FROM products LIMIT 0"
         )
-        raw = connection.connection.driver_connection
-        chunks = _Chunks(products, ids)
-        with raw.cursor() as cursor, cursor.copy(f"COPY staging ({COLUMNS}) FROM STDIN") as copy:
-            while True:
-                lines, count = chunks.next()
-                if not count:
-                    break
-                copy.write(lines)
-                progress(count)
+        with connection.connection.driver_connection.cursor() as cursor:
+            _copy(cursor, "staging", _Chunks(products, ids), progress)
         result = connection.execute(
             text(
                 f"INSERT INTO products ({COLUMNS}) SELECT {COLUMNS} FROM staging s "
