@@ -13,6 +13,8 @@ from sqlalchemy.engine import Engine
 
 from .config import ROOT, load_settings
 from .extensions import babel, cors, csrf, db, migrate
+from .logs import register_logging
+from .security import register_security
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -26,6 +28,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.from_mapping(_flask_defaults())
     app.config.from_mapping(load_settings(Path(app.instance_path), dict(overrides or {})))
+    register_logging(app)
+    register_security(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -80,7 +84,7 @@ def register_extensions(app: Flask) -> None:
         app,
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
         supports_credentials=True,
-        expose_headers=["Location", "Retry-After", "ETag"],
+        expose_headers=["Location", "Retry-After", "ETag", "X-Request-ID"],
         max_age=600,
     )
     csrf.init_app(app)

@@ -42,6 +42,23 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+MIN_SECRET_KEY_LENGTH = 32
+# Values that come from examples and tutorials, not from a random generator (case-insensitive
+# substrings): a key holding one of them was typed by a person, whatever its length.
+PLACEHOLDER_MARKERS = (
+    "change",
+    "secret",
+    "example",
+    "placeholder",
+    "password",
+    "default",
+    "insecure",
+    "not-for-production",
+)
+MIN_DISTINCT_CHARACTERS = 10
+GENERATE_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
 def _secret_key(env: str, instance_path: Path) -> str:
     """Return SECRET_KEY; development makes one and keeps it under instance/."""
     key = os.environ.get("SECRET_KEY", "").strip()
@@ -51,7 +68,7 @@ def _secret_key(env: str, instance_path: Path) -> str:
         raise ConfigError(
             "SECRET_KEY is not set. Outside development it signs the session cookies that "
             "carry the shoppers' carts, so it must be a long random value shared by every "
-            "instance: SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            f"instance: SECRET_KEY=$({GENERATE_KEY})"
         )
     key_file = instance_path / "secret_key"
     if key_file.exists():
@@ -61,6 +78,48 @@ def _secret_key(env: str, instance_path: Path) -> str:
     key_file.write_text(key)
     key_file.chmod(0o600)
     return key
+
+
+def weak_secret_key_reason(key: str) -> str | None:
+    """Why `key` is too weak to sign production sessions, or None when it is strong enough.
+
+    The reason never quotes the key (it ends up in logs and terminals).
+    """
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"it is {len(key)} characters long; at least {MIN_SECRET_KEY_LENGTH} are needed"
+    lowered = key.lower()
+    marker = next((m for m in PLACEHOLDER_MARKERS if m in lowered), None)
+    if marker:
+        return f"it contains {marker!r}, so it is a placeholder, not a random value"
+    if len(set(key)) < MIN_DISTINCT_CHARACTERS:
+        return f"it uses fewer than {MIN_DISTINCT_CHARACTERS} different characters"
+    return None
+
+
+def weak_keys_allowed(settings: dict[str, object]) -> bool:
+    """Development, and the test suite, may sign sessions with any key.
+
+    `testing` counts only together with `TESTING=True`, which only code can set (the test
+    suite's `create_app` overrides): `STOREFRONT_ENV=testing` in an environment alone is held
+    to the production rule, so it is no way around it. Any other value (`production`,
+    `staging`, a typo) is held to the production rule too.
+    """
+    env = settings.get("STOREFRONT_ENV")
+    return env == "development" or (env == "testing" and bool(settings.get("TESTING")))
+
+
+def check_secret_key(settings: dict[str, object]) -> None:
+    """Refuse a guessable SECRET_KEY outside development, saying why and how to make one."""
+    if weak_keys_allowed(settings):
+        return
+    reason = weak_secret_key_reason(str(settings["SECRET_KEY"]))
+    if reason:
+        raise ConfigError(
+            f"SECRET_KEY is too weak for STOREFRONT_ENV={settings.get('STOREFRONT_ENV')}: "
+            f"{reason}. It signs the session cookies that carry the shoppers' carts and the "
+            "CSRF tokens of the forms; whoever guesses it can forge both. Use a long random "
+            f"value, the same on every instance: SECRET_KEY=$({GENERATE_KEY})"
+        )
 
 
 def load_settings(instance_path: Path, overrides: dict[str, object]) -> dict[str, object]:
@@ -90,6 +149,7 @@ def load_settings(instance_path: Path, overrides: dict[str, object]) -> dict[str
     settings.update(overrides)
     if not settings.get("SECRET_KEY"):
         settings["SECRET_KEY"] = _secret_key(env, instance_path)
+    check_secret_key(settings)
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         str(settings["SQLALCHEMY_DATABASE_URI"])
     )

@@ -1,11 +1,21 @@
 """The build, run and deploy files say what they must (no Docker engine or database needed)."""
 
 import json
+import logging
+import os
 import re
 import runpy
+import secrets
 import shlex
+import signal
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -223,3 +233,226 @@ def test_scripts_are_executable_bash(script):
     path = ROOT / script
     assert path.stat().st_mode & 0o111
     subprocess.run(["bash", "-n", str(path)], check=True)
+
+
+def gunicorn_settings():
+    """gunicorn.conf.py's settings as gunicorn reads them (module globals)."""
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+@pytest.fixture
+def cpus(monkeypatch):
+    """Make the machine look like it has `n` CPUs and no cgroup quota: call with n."""
+    real_read_text = Path.read_text
+
+    def read_text(path, *args, **kwargs):
+        if str(path) == "/sys/fs/cgroup/cpu.max":
+            raise FileNotFoundError(path)
+        return real_read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.delenv("GUNICORN_THREADS", raising=False)
+    return lambda n: monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(n)))
+
+
+@pytest.mark.parametrize(
+    ("n", "workers", "threads"),
+    [(1, 2, 2), (2, 2, 4), (4, 4, 4), (16, 16, 4), (64, 64, 4)],
+)
+def test_gunicorn_sizes_itself_from_the_cpus(cpus, n, workers, threads):
+    """gthread: a worker per usable CPU (at least 2), about 4 threads per CPU in all."""
+    cpus(n)
+    settings = gunicorn_settings()
+    assert settings["worker_class"] == "gthread"
+    assert (settings["CPUS"], settings["workers"], settings["threads"]) == (n, workers, threads)
+
+
+def test_gunicorn_threads_follow_the_cpus_per_worker(cpus, monkeypatch):
+    """Fewer workers than CPUs (WEB_CONCURRENCY) get more threads each, up to 8."""
+    cpus(8)
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    assert (gunicorn_settings()["workers"], gunicorn_settings()["threads"]) == (2, 8)
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    assert gunicorn_settings()["threads"] == 8
+    monkeypatch.setenv("GUNICORN_THREADS", "3")
+    assert gunicorn_settings()["threads"] == 3
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000", 8), ("150000 100000", 2), ("50000 100000", 1), ("400000 100000", 4), ("", 8)],
+)
+def test_gunicorn_counts_a_cgroup_cpu_quota(cpus, tmp_path, cpu_max, expected):
+    """In a container limited to 1.5 CPUs, two workers, not one per CPU of the host."""
+    cpus(8)
+    path = tmp_path / "cpu.max"
+    path.write_text(cpu_max)
+    assert gunicorn_settings()["usable_cpus"](path) == expected
+
+
+def test_gunicorn_timeouts_and_graceful_shutdown(compose):
+    """Hung workers are replaced; SIGTERM drains requests before compose's SIGKILL."""
+    settings = gunicorn_settings()
+    assert 0 < settings["keepalive"] < settings["graceful_timeout"] <= settings["timeout"]
+    grace = compose["services"]["backend"]["stop_grace_period"]
+    assert int(grace.rstrip("s")) > settings["graceful_timeout"]
+
+
+def test_gunicorn_access_log_format_is_json_with_the_request_id():
+    """The format is a JSON object naming the request id the app echoes, and no credential."""
+    fmt = gunicorn_settings()["access_log_format"]
+    assert "%({x-request-id}o)s" in fmt
+    assert not re.search(r"authorization|cookie", fmt, re.IGNORECASE)
+    assert "%(u)s" not in fmt  # the user name of Basic auth
+    sample = re.sub(r"%\((?:s|B|L)\)s", "1", fmt)
+    sample = re.sub(r"%\([^)]*\)s", "x", sample)
+    assert set(json.loads(sample)) >= {"time", "request_id", "method", "path", "status"}
+
+
+def access_line(settings, tmp_path, *, sent, user_agent):
+    """The line gunicorn's logger (the config's logger_class) writes for one request."""
+    from gunicorn.config import Config
+
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    config.set("errorlog", str(tmp_path / "error.log"))
+    config.set("access_log_format", settings["access_log_format"])
+    logger = settings["logger_class"](config)
+    try:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "RAW_URI": "/%D0%BC%D1%8B%D1%88%D1%8C?x=1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "PATH_INFO": "/мышь".encode().decode("latin-1"),
+            "QUERY_STRING": 'x="1"',
+            "REMOTE_ADDR": "10.0.0.7",
+            "HTTP_USER_AGENT": user_agent,
+            "HTTP_AUTHORIZATION": "Bearer do-not-log-me",
+        }
+        request = SimpleNamespace(
+            headers=[("USER-AGENT", user_agent), ("AUTHORIZATION", "Bearer do-not-log-me")]
+        )
+        response = SimpleNamespace(
+            status="201 CREATED",
+            sent=sent,
+            headers=[("Content-Type", "application/json"), ("X-Request-ID", "req-7")],
+        )
+        logger.access(response, request, environ, timedelta(microseconds=1234))
+    finally:
+        for name in ("gunicorn.access", "gunicorn.error"):
+            for handler in list(logging.getLogger(name).handlers):
+                logging.getLogger(name).removeHandler(handler)
+                handler.close()
+    (line,) = (tmp_path / "access.log").read_text().splitlines()
+    return line
+
+
+def test_gunicorn_access_log_lines_are_json(tmp_path):
+    """Quotes, backslashes and control characters from clients cannot break a line's JSON."""
+    settings = gunicorn_settings()
+    nasty = 'bot "quoted" \\ back\tslash'
+    line = access_line(settings, tmp_path, sent=42, user_agent=nasty)
+    entry = json.loads(line)
+    assert entry["request_id"] == "req-7"
+    assert entry["status"] == 201
+    assert entry["bytes"] == 42
+    assert entry["duration_s"] == pytest.approx(0.001234)
+    assert entry["path"] == "/мышь"
+    assert entry["query"] == 'x="1"'
+    assert entry["user_agent"] == nasty
+    assert entry["remote_addr"] == "10.0.0.7"
+    assert "do-not-log-me" not in line
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$", entry["time"])
+    (tmp_path / "access.log").unlink()
+    assert json.loads(access_line(settings, tmp_path, sent=None, user_agent="-"))["bytes"] is None
+
+
+def test_gunicorn_logconfig_writes_app_logs_as_json():
+    """The root logger (the app's records) and gunicorn's error log go out as JSON lines."""
+    script = (
+        "import logging, logging.config, runpy\n"
+        "settings = runpy.run_path('gunicorn.conf.py')\n"
+        "logging.config.dictConfig(settings['logconfig_dict'])\n"
+        "logging.getLogger('storefront.errors').warning('database unavailable: %s', 'x')\n"
+        "logging.getLogger('gunicorn.error').info('Booting worker')\n"
+        "logging.getLogger('gunicorn.access').info('{\"raw\": true}')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    app, booting = (json.loads(line) for line in done.stderr.splitlines())
+    assert app["logger"] == "storefront.errors" and app["level"] == "WARNING"
+    assert app["message"] == "database unavailable: x"
+    assert booting["logger"] == "gunicorn.error"
+    assert json.loads(done.stdout) == {"raw": True}
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(port, path, headers=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status, dict(response.headers)
+
+
+@pytest.mark.live
+@pytest.mark.timeout(60)
+def test_gunicorn_serves_with_json_logs_and_request_ids(tmp_path):
+    """The real thing: gunicorn.conf.py boots the app, logs JSON, stops cleanly on SIGTERM."""
+    port = _free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "HOME": str(tmp_path),
+        "PORT": str(port),
+        "STOREFRONT_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "WEB_CONCURRENCY": "2",
+    }
+    out, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, err.read_text()
+            try:
+                status, headers = _get(port, "/healthz", {"X-Request-ID": "deploy-test-1"})
+                break
+            except OSError:
+                assert time.monotonic() < deadline, err.read_text()
+                time.sleep(0.1)
+        assert status == 200 and headers["X-Request-ID"] == "deploy-test-1"
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        _, generated = _get(port, "/healthz")
+        made = generated["X-Request-ID"]
+        assert re.fullmatch(r"[0-9a-f]{32}", made)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            returncode = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+    assert returncode == 0, err.read_text()
+    access = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(a["path"], a["status"]) for a in access][-2:] == [("/healthz", 200)] * 2
+    assert [a["request_id"] for a in access][-2:] == ["deploy-test-1", made]
+    errors = [json.loads(line) for line in err.read_text().splitlines()]
+    messages = [e["message"] for e in errors]
+    assert any("2 gthread workers" in m for m in messages)
+    assert any("Handling signal: term" in m for m in messages)
+    assert env["SECRET_KEY"] not in out.read_text() + err.read_text()

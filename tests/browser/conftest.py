@@ -126,6 +126,19 @@ def page(browser, live_server: str, watch: Watch) -> Iterator[object]:
 
 
 @pytest.fixture
+def audit_page(browser, live_server: str, watch: Watch) -> Iterator[object]:
+    """A desktop page in a context that bypasses the CSP, for axe only.
+
+    axe is injected as an inline script, which the app's CSP rightly blocks; every other test
+    runs under the real CSP (tests/browser/test_csp.py proves the pages violate nothing).
+    """
+    context, page = _context(browser, live_server, watch, viewport=DESKTOP, bypass_csp=True)
+    yield page
+    context.close()
+    watch.check()
+
+
+@pytest.fixture
 def phone_page(browser, live_server: str, watch: Watch) -> Iterator[object]:
     """A 375 px wide phone page."""
     context, page = _context(

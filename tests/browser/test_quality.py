@@ -1,4 +1,8 @@
-"""Accessibility (axe-core), the catalog page's weight, and what the pages load."""
+"""Accessibility (axe-core), the catalog page's weight, and what the pages load.
+
+axe is injected as an inline script, so its tests use `audit_page`, whose context bypasses the
+app's CSP; the pages themselves are proven to work under the CSP in test_csp.py.
+"""
 
 from __future__ import annotations
 
@@ -34,13 +38,15 @@ def serious_violations(page: Page) -> list[str]:
 
 
 @pytest.mark.parametrize("path", ["/", "/?min_price=abc&search=мышь", "/products/1", "/cart"])
-def test_axe_finds_nothing_serious(page: Page, path: str) -> None:
+def test_axe_finds_nothing_serious(audit_page: Page, path: str) -> None:
+    page = audit_page
     fill_cart(page)
     page.goto(path)
     assert serious_violations(page) == []
 
 
-def test_axe_on_the_empty_cart_and_a_404(page: Page, watch) -> None:
+def test_axe_on_the_empty_cart_and_a_404(audit_page: Page, watch) -> None:
+    page = audit_page
     page.goto("/cart")
     assert serious_violations(page) == []
     watch.allow("status of 404")
@@ -49,7 +55,8 @@ def test_axe_on_the_empty_cart_and_a_404(page: Page, watch) -> None:
     assert serious_violations(page) == []
 
 
-def test_axe_after_htmx_swaps(page: Page) -> None:
+def test_axe_after_htmx_swaps(audit_page: Page) -> None:
+    page = audit_page
     fill_cart(page)
     page.goto("/cart")
     page.get_by_role("button", name="Увеличить количество: Блендер").click()

@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
-SECRET_KEY = "live-test-secret-key-not-for-production-0123456789"
+# Production refuses a key that reads like a placeholder, so this one is random per run.
+SECRET_KEY = secrets.token_urlsafe(48)
 ADMIN_TOKEN = "live-test-admin-token-0123456789"
 COOKIE = "storefront_session"
 TIMEOUT = 10  # seconds, for every request and every wait on other threads
