@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 SEED_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install install-dev run test lint fmt migrate seed docker-up clean screenshots translations
+.PHONY: help venv install install-dev run test lint fmt migrate seed docker-up clean screenshots translations bench bench-smoke
 
 # help: list the targets.
 help:
@@ -24,6 +24,8 @@ help:
 	@echo "make seed       load the demo catalog (SEED_ARGS='FILE.json' or '--generate N')"
 	@echo "make screenshots  desktop and phone screenshots of the pages to docs/screenshots/ (needs chromium)"
 	@echo "make translations extract the interface text and update and compile the translations"
+	@echo "make bench      the benchmark: 1M products, app vs bare baseline vs raw PostgreSQL (~15 min)"
+	@echo "make bench-smoke  the same harness on 10 000 products (< 3 min; CI)"
 	@echo "make docker-up  docker compose up -d (PostgreSQL + gunicorn on :8000)"
 	@echo "make clean      remove .venv, instance/ and caches"
 
@@ -99,6 +101,16 @@ translations: install
 	$(BIN)/pybabel update -i storefront/translations/messages.pot -d storefront/translations \
 		--ignore-obsolete --width=100
 	$(BIN)/pybabel compile -d storefront/translations
+
+# bench: issue 5's benchmark on a throwaway PostgreSQL with 1M products; adds the run to
+# BENCHMARKS.md (and bench/results/). Knobs: BENCH_DURATION, BENCH_SCENARIOS, ... (bench/README.md).
+bench: install
+	bench/run
+
+# bench-smoke: the same harness on 10 000 products, a few seconds per run; fails only when the
+# harness breaks (errors, 5xx), never on a missed target.
+bench-smoke: install
+	bench/run --smoke
 
 # docker-up: the compose stack of the original (needs a Docker engine and a .env).
 docker-up:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -9,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
@@ -86,7 +88,35 @@ PriceIn = Annotated[
         }
     ),
 ]
-Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+# Beyond any id or quantity; keeps int() away from values such as 1e999999999.
+_WHOLE_NUMBER_LIMIT = Decimal(2**63)
+
+
+def _whole_number(value: object) -> object:
+    """A JSON number without a fractional part, as the int it is: `2.0` and `2e0` are 2.
+
+    JSON has one number type, and the OpenAPI document's `"type": "integer"` (JSON Schema) is
+    every number whose fractional part is zero: `2.0` is a valid integer there, so refusing it
+    broke the document (found by schemathesis). Strings and booleans stay refused (strict), and
+    so do fractions, infinities and huge exponents.
+    """
+    if (
+        isinstance(value, Decimal | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) <= _WHOLE_NUMBER_LIMIT
+        and value == int(value)
+    ):
+        return int(value)
+    return value
+
+
+def _integer(low: int, high: int) -> Any:
+    """A whole number from `low` to `high`: a JSON integer, or a number such as 2.0 (never "2")."""
+    return Annotated[int, Field(strict=True, ge=low, le=high), BeforeValidator(_whole_number)]
+
+
+Id = _integer(1, MAX_ID)
 
 
 class _Body(BaseModel):
@@ -134,13 +164,13 @@ class CartAdd(_Body):
     """Add `quantity` of a product to the session's cart."""
 
     product_id: Id
-    quantity: Annotated[int, Field(strict=True, ge=1, le=99)] = 1
+    quantity: _integer(1, 99) = 1  # type: ignore[valid-type]
 
 
 class CartUpdate(_Body):
     """Set a cart line's quantity; 0 removes the line."""
 
-    quantity: Annotated[int, Field(strict=True, ge=0, le=99)]
+    quantity: _integer(0, 99)  # type: ignore[valid-type]
 
 
 BulkIn = TypeAdapter(Annotated[list[ProductIn], Field(min_length=1, max_length=MAX_BULK_ITEMS)])

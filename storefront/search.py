@@ -17,7 +17,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 
 from . import textfold
 from .extensions import db
@@ -59,7 +72,14 @@ def prepare(query: SearchQuery, dialect: str) -> SearchQuery:
     if not variants:
         return query
     wanted = set().union(*variants.values())
-    known = set(db.session.scalars(select(SearchTerm.term).where(SearchTerm.term.in_(wanted))))
+    # One array parameter, not ~450 bound values SQLAlchemy would render and psycopg re-parse.
+    known = set(
+        db.session.scalars(
+            select(SearchTerm.term).where(
+                SearchTerm.term == any_(bindparam("wanted", list(wanted), type_=ARRAY(Text)))
+            )
+        )
+    )
     typos = {word: tuple(sorted(found & known)) for word, found in variants.items()}
     return replace(query, typos={word: terms for word, terms in typos.items() if terms})
 
@@ -81,6 +101,9 @@ TERMS_FROM_PRODUCTS = text(
 def one_edit_variants(word: str) -> set[str]:
     """Every string one insert, delete, substitution or neighbour swap away from `word`."""
     alphabet = CYRILLIC if any(ch in CYRILLIC for ch in word) else LATIN
+    if any(ch.isdigit() for ch in word):
+        # Model codes and sizes: a mistyped digit is a typo too.
+        alphabet += "0123456789"
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     variants = {a + b[1:] for a, b in splits if b}
     variants |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}

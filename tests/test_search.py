@@ -192,3 +192,11 @@ def test_typos_find_renamed_products(pg_shop: Flask) -> None:
         inventory.update_product(chair.id, ProductPatch(name="Табуретка складная"))
         db.session.commit()
     assert names(pg_shop, "складнея") == ["Табуретка складная"]
+
+
+def test_a_mistyped_digit_is_a_typo(pg_shop: Flask) -> None:
+    """Model codes forgive one wrong digit as words forgive one wrong letter."""
+    with pg_shop.app_context():
+        inventory.create_products([ProductIn(name="Фонарь X0000777", price=1, category="Свет")])
+        db.session.commit()
+    assert names(pg_shop, "X0000778") == ["Фонарь X0000777"]

@@ -13,6 +13,14 @@ REF = "#/components/schemas/{model}"
 PROBLEM = "application/problem+json"
 ADMIN = [{"adminToken": []}]
 
+# Valid filters (many `category` values, long Cyrillic searches) can make a URL longer than the
+# HTTP server reads (gunicorn: a 4094-byte request line; nginx: 8 KiB). The server refuses it
+# before the app runs, so the body is its own page, not problem+json: documented without one.
+URI_TOO_LONG = {
+    "description": "Query string longer than the HTTP server accepts; answered by the server "
+    "itself (not problem+json). Send fewer or shorter filters."
+}
+
 _PROBLEM_TEXT = {
     400: "Malformed JSON.",
     401: "Missing or wrong admin token.",
@@ -46,15 +54,18 @@ def _problems(*codes: int) -> dict[str, Any]:
 
 
 def _op(
+    operation_id: str,
     summary: str,
     ok: tuple[int, str, dict[str, Any] | None],
     problems: tuple[int, ...] = (),
     *,
+    links: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
     params: list[dict[str, Any]] | None = None,
     admin: bool = False,
     tag: str = "products",
     headers: dict[str, Any] | None = None,
+    other_responses: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     status, description, schema = ok
     success: dict[str, Any] = {"description": description}
@@ -62,11 +73,14 @@ def _op(
         success.update(_json(schema))
     if headers:
         success["headers"] = headers
+    if links:
+        success["links"] = links
     operation: dict[str, Any] = {
+        "operationId": operation_id,
         "summary": summary,
         "tags": [tag],
         "parameters": params or [],
-        "responses": {str(status): success, **_problems(*problems)},
+        "responses": {str(status): success, **_problems(*problems), **(other_responses or {})},
     }
     if body is not None:
         operation["requestBody"] = {"required": True, **_json(body)}
@@ -136,6 +150,42 @@ def _id_param(name: str) -> dict[str, Any]:
     }
 
 
+def _link(operation_id: str, description: str, **values: Any) -> dict[str, Any]:
+    """An OpenAPI link: `values` fill the target's path parameters, `body` its request body."""
+    link: dict[str, Any] = {"operationId": operation_id, "description": description}
+    body = values.pop("body", None)
+    if values:
+        link["parameters"] = values
+    if body is not None:
+        link["requestBody"] = body
+    return link
+
+
+def _product_links(product_id: str) -> dict[str, Any]:
+    """What a client can do next with the product whose id is at `product_id` (an expression)."""
+    return {
+        "GetProduct": _link("getProduct", "Read this product.", product_id=product_id),
+        "UpdateProduct": _link("updateProduct", "Change this product.", product_id=product_id),
+        "DeleteProduct": _link("deleteProduct", "Delete this product.", product_id=product_id),
+        "AddToCart": _link(
+            "addToCart", "Put this product in the cart.", body={"product_id": product_id}
+        ),
+    }
+
+
+def _cart_links() -> dict[str, Any]:
+    """What a client can do next with the cart it got back (the first line, when there is one)."""
+    first_line = "$response.body#/items/0/id"
+    return {
+        "SetQuantity": _link(
+            "setCartItemQuantity", "Change the first line's quantity.", item_id=first_line
+        ),
+        "RemoveLine": _link("removeCartItem", "Remove the first line.", item_id=first_line),
+        "GetCart": _link("getCart", "Read the cart again."),
+        "ClearCart": _link("clearCart", "Empty the cart."),
+    }
+
+
 def _paths() -> dict[str, Any]:
     product = [_id_param("product_id")]
     item = [_id_param("item_id")]
@@ -143,22 +193,28 @@ def _paths() -> dict[str, Any]:
     return {
         "/api/products/": {
             "get": _op(
+                "listProducts",
                 "List products",
                 (200, "A page of products.", _ref("ProductPage")),
                 (422,),
                 params=_list_params(),
+                links=_product_links("$response.body#/items/0/id"),
+                other_responses={"414": URI_TOO_LONG},
             ),
             "post": _op(
+                "createProduct",
                 "Create a product",
                 (201, "Created.", _ref("Product")),
                 (400, 413, 415, 422),
                 body=_ref("ProductIn"),
                 admin=True,
                 headers={"Location": {"schema": {"type": "string"}}},
+                links=_product_links("$response.body#/id"),
             ),
         },
         "/api/products/bulk/": {
             "post": _op(
+                "createProducts",
                 "Create up to 1000 products, all or none",
                 (201, "Created, in order.", {"type": "array", "items": _ref("Product")}),
                 (400, 413, 415, 422),
@@ -169,21 +225,30 @@ def _paths() -> dict[str, Any]:
                     "minItems": 1,
                     "maxItems": schemas.MAX_BULK_ITEMS,
                 },
+                links=_product_links("$response.body#/0/id"),
             ),
         },
         "/api/products/{product_id}/": {
             "get": _op(
-                "One product", (200, "The product.", _ref("Product")), (404,), params=product
+                "getProduct",
+                "One product",
+                (200, "The product.", _ref("Product")),
+                (404,),
+                params=product,
+                links=_product_links("$response.body#/id"),
             ),
             "patch": _op(
+                "updateProduct",
                 "Change a product",
                 (200, "The product.", _ref("Product")),
                 (400, 404, 413, 415, 422),
                 body=_ref("ProductPatch"),
                 params=product,
                 admin=True,
+                links=_product_links("$response.body#/id"),
             ),
             "delete": _op(
+                "deleteProduct",
                 "Delete a product (it leaves every cart)",
                 (204, "Deleted.", None),
                 (404, 415),
@@ -193,39 +258,50 @@ def _paths() -> dict[str, Any]:
         },
         "/api/categories/": {
             "get": _op(
+                "listCategories",
                 "Categories with products",
                 (200, "Sorted by name.", {"type": "array", "items": _ref("Category")}),
                 tag="categories",
             ),
         },
         "/api/cart/": {
-            "get": _op("The session's cart", (200, "The cart.", cart), tag="cart"),
+            "get": _op("getCart", "The session's cart", (200, "The cart.", cart), tag="cart"),
             "post": _op(
+                "addToCart",
                 "Add a product",
                 (201, "The cart.", cart),
                 (400, 403, 404, 413, 415, 422, 429),
                 body=_ref("CartAdd"),
                 tag="cart",
+                links=_cart_links(),
             ),
             "delete": _op(
-                "Empty the cart", (200, "The empty cart.", cart), (403, 415, 429), tag="cart"
+                "clearCart",
+                "Empty the cart",
+                (200, "The empty cart.", cart),
+                (403, 415, 429),
+                tag="cart",
             ),
         },
         "/api/cart/{item_id}/": {
             "put": _op(
+                "setCartItemQuantity",
                 "Set a line's quantity (0 removes it)",
                 (200, "The cart.", cart),
                 (400, 403, 404, 413, 415, 422, 429),
                 body=_ref("CartUpdate"),
                 params=item,
                 tag="cart",
+                links=_cart_links(),
             ),
             "delete": _op(
+                "removeCartItem",
                 "Remove a line",
                 (200, "The cart.", cart),
                 (403, 404, 415, 429),
                 params=item,
                 tag="cart",
+                links=_cart_links(),
             ),
         },
     }

@@ -1,0 +1,255 @@
+"""A run's fixtures: cookie sessions, request pools, the app's SQL for them, and what is
+derived from that SQL (the bare baseline's plan, pgbench scripts, EXPLAIN ANALYZE output)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from random import Random
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from flask import Flask
+
+from bench import plan
+from bench.capture import url_shape, url_symbols
+from bench.sessions import cart_token, make_sessions, raw_carts
+from bench.workload import (
+    Request,
+    Scenario,
+    cart_add_pool,
+    cart_get_pool,
+    read_pool,
+    sample_catalog,
+)
+
+ADD_PRODUCTS = 20
+CART_GET_LINES = 5
+# pgbench: captured requests per read script (each is prepared once per connection, so more
+# means a longer ramp); the cart scripts use carts of their own, with these token ranges.
+READ_VARIANTS = 32
+RAW_ADD_BASE = 800_000_000_000_000_000
+RAW_GET_BASE = 810_000_000_000_000_000
+
+
+@dataclass
+class Sizes:
+    """How many sessions and distinct requests a run draws."""
+
+    add_sessions: int
+    get_sessions: int
+    pool: int  # distinct requests per replayed scenario (each one is captured)
+    templated_pool: int  # random requests per templated scenario (a few are captured)
+
+
+@dataclass
+class Fixtures:
+    """Makes (and keeps) what the measured runs need; see `prepare`."""
+
+    app: Flask
+    dsn: str
+    out: Path
+    sizes: Sizes
+    rng: Random
+    cookies: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def log(self, message: str) -> None:
+        print(f"bench: {message}", file=sys.stderr, flush=True)
+
+    def token_of(self, cookie: str) -> str:
+        """The cart token inside the app's signed session cookie."""
+        serializer = self.app.session_interface.get_signing_serializer(self.app)
+        return serializer.loads(cookie)["cart"]
+
+    def prepare(self, port: int, scenarios: list[Scenario]) -> dict[str, dict[str, Any]]:
+        """Sessions (through the app on `port`), request pools, the app's SQL for them, the
+        bare baseline's plan, pgbench scripts and EXPLAIN output, under `out`."""
+        for sub in ("pools", "pgbench", "explain"):
+            (self.out / sub).mkdir(parents=True, exist_ok=True)
+        catalog = sample_catalog(self.dsn, self.rng)
+        add_products = self.rng.sample(catalog.ids, ADD_PRODUCTS)
+        self.log(f"prelude: {self.sizes.add_sessions} cart sessions, {self.sizes.get_sessions} x 5")
+        self.cookies = {
+            **make_sessions(
+                port, "add", self.sizes.add_sessions, add_products, 1, self.token_of, self.rng
+            ),
+            **make_sessions(
+                port,
+                "get",
+                self.sizes.get_sessions,
+                catalog.ids,
+                CART_GET_LINES,
+                self.token_of,
+                self.rng,
+            ),
+        }
+        fixtures, replay, templates = {}, {}, {}
+        for scenario in scenarios:
+            self.log(f"capturing the app's SQL: {scenario.name}")
+            if scenario.kind == "cart-add":
+                pool = cart_add_pool(self.sizes.add_sessions, add_products, self.rng, 5000)
+            elif scenario.kind == "cart-get":
+                pool = cart_get_pool(self.sizes.get_sessions)
+            elif scenario.templated:
+                pool = read_pool(scenario, catalog, self.rng, self.sizes.templated_pool)
+            else:
+                pool = read_pool(scenario, catalog, self.rng, self.sizes.pool)
+            fixture = self._capture(scenario, pool, replay, templates, catalog, add_products)
+            pool = fixture.pop("pool", pool)
+            self._write_pool(scenario, pool)
+            fixtures[scenario.name] = fixture
+        bare_plan = {"replay": replay, "templates": templates}
+        (self.out / "bare-plan.json").write_text(json.dumps(bare_plan, ensure_ascii=False))
+        return fixtures
+
+    def _capture(
+        self, scenario: Scenario, pool: list[Request], replay, templates, catalog, add_products
+    ) -> dict:
+        fixture: dict[str, Any] = {"scenario": scenario, "pool_size": len(set(pool))}
+        if scenario.kind == "read":
+            distinct = list(dict.fromkeys(pool))
+            sample = distinct[:READ_VARIANTS] if scenario.templated else distinct
+            captured = plan.capture(self.app, sample, self.cookies)
+            fixture["bare"] = "replay"
+            if scenario.templated:
+                try:
+                    shape, steps = read_template(captured)
+                    templates[scenario.name] = {
+                        "shape": shape,
+                        "status": 200,
+                        "transaction": False,
+                        "statements": steps,
+                    }
+                    fixture["bare"] = "template"
+                except ValueError as exc:
+                    # The bare baseline can only serve what was captured: shrink the pool.
+                    self.log(f"{scenario.name}: no template ({exc}); replaying {len(sample)} URLs")
+                    fixture["pool"] = sample
+                    fixture["pool_size"] = len(sample)
+            if fixture["bare"] == "replay":
+                replay.update(plan.replay_entries(captured))
+            script = plan.read_script(captured, READ_VARIANTS)
+            examples = [[s.literal() for s in ss] for ss in list(captured.statements.values())[:3]]
+            write = False
+        else:
+            write = scenario.kind == "cart-add"
+            first, second = _two_sessions(pool)
+            captured = plan.capture(self.app, [first, second], self.cookies)
+            (a, b) = captured.statements.values()
+            steps = plan.request_template(
+                a, self._cart_symbols(first), b, self._cart_symbols(second)
+            )
+            fixture["bare"] = "template"
+            templates[scenario.name] = {
+                "shape": url_shape(first.method, first.path, {}),
+                "status": 201 if write else 200,
+                "transaction": write,
+                "statements": steps,
+            }
+            script, examples = self._cart_script(scenario, steps, write, catalog, add_products)
+        fixture["capture_statuses"] = captured.statuses
+        fixture["statements_per_request"] = max(map(len, captured.statements.values()))
+        available = any(200 <= status < 300 for status in captured.statuses)
+        fixture["available"] = available
+        if not available:
+            self.problems.append(f"{scenario.name}: the app answered {captured.statuses}")
+        (self.out / "pgbench" / f"{scenario.name}.sql").write_text(script)
+        plans, times = [], []
+        for statements in examples:
+            text, ms = plan.explain(self.dsn, statements, write=write)
+            plans.append(text)
+            times.append(ms)
+        (self.out / "explain" / f"{scenario.name}.txt").write_text("\n\n".join(plans))
+        fixture["explain"] = {"execution_ms": times, "first_plan": plans[0] if plans else ""}
+        return fixture
+
+    def _cart_symbols(self, request: Request) -> dict[str, Any]:
+        symbols: dict[str, Any] = {"token": cart_token(self.cookies[request.session])}
+        if request.body:
+            symbols["product_id"] = json.loads(request.body)["product_id"]
+        return symbols
+
+    def _cart_script(self, scenario: Scenario, steps, write: bool, catalog, add_products):
+        """pgbench script of a cart template over carts of its own (numeric tokens)."""
+        if write:
+            count, base = self.sizes.add_sessions, RAW_ADD_BASE
+            raw_carts(self.dsn, base, count)
+            cases = " ".join(f"WHEN :k = {n} THEN {p}" for n, p in enumerate(add_products, 1))
+            setup = [
+                f"\\set k random(1, {len(add_products)})",
+                f"\\set product_id CASE {cases} ELSE 0 END",
+            ]
+        else:
+            count, base = self.sizes.get_sessions, RAW_GET_BASE
+            lines = [self.rng.sample(catalog.ids, CART_GET_LINES) for _ in range(count)]
+            raw_carts(self.dsn, base, count, lines)
+            setup = []
+        setup = [f"\\set cart random(0, {count - 1})", f"\\set token {base} + :cart", *setup]
+        token = str(base)
+        cart_id = plan.cart_ids(self.dsn, [token])[token]
+        values = {"token": token, "product_id": add_products[0]}
+        values.update({step["binds"]: cart_id for step in steps if step["binds"]})
+        example = plan.instantiate(steps, values)
+        return plan.template_script(steps, setup, transaction=write), [example]
+
+    def _write_pool(self, scenario: Scenario, pool: list[Request]) -> None:
+        lines = [
+            "\t".join(
+                (r.method, r.path, self.cookies[r.session] if r.session else "", r.body or "")
+            )
+            for r in pool
+        ]
+        (self.out / "pools" / f"{scenario.name}.txt").write_text("\n".join(lines) + "\n")
+
+
+def _two_sessions(pool: list[Request]) -> tuple[Request, Request]:
+    """Two requests of different sessions (and different products, for adds)."""
+    first = pool[0]
+    second = next(
+        r for r in pool if r.session != first.session and (r.body != first.body or not r.body)
+    )
+    return first, second
+
+
+def _symbols(request: Request) -> dict[str, Any]:
+    parts = urlsplit(request.path)
+    return url_symbols(parts.path, dict(parse_qsl(parts.query)))
+
+
+def read_template(captured: plan.Captured) -> tuple[str, list[dict[str, Any]]]:
+    """A read scenario's template from two of its captured requests (see `plan.read_template`).
+
+    The two must have sent the same statements (a full page and its count preferred) and
+    should differ in every value their URLs carry, so no constant is mistaken for one of them.
+    """
+    shapes: dict[tuple[str, ...], list[tuple[Request, list]]] = {}
+    for request, statements in captured.statements.items():
+        shapes.setdefault(tuple(s.sql for s in statements), []).append((request, statements))
+    ranked = sorted(
+        shapes.items(),
+        key=lambda item: (any(sql.startswith("SELECT count(") for sql in item[0]), len(item[1])),
+        reverse=True,
+    )
+    for _, group in ranked:
+        pairs = [
+            (first, a, second, b, _symbols(first), _symbols(second))
+            for (first, a), (second, b) in combinations(group, 2)
+        ]
+        pairs = [pair for pair in pairs if pair[4].keys() == pair[5].keys()]
+        # Best: URLs that differ in every value; a value both share (deep-page's offset) is
+        # taken as the URL's wherever it appears.
+        pairs.sort(key=lambda pair: sum(pair[4][k] == pair[5][k] for k in pair[4]))
+        for first, a, _second, b, one, two in pairs[:1]:
+            parts = urlsplit(first.path)
+            shape = url_shape(first.method, parts.path, dict(parse_qsl(parts.query)))
+            return shape, plan.request_template(a, one, b, two)
+    raise ValueError("no two captured requests sent the same statements")
+
+
+def raw_add_tokens(count: int) -> list[str]:
+    """The tokens of pgbench's own cart-add carts."""
+    return [str(RAW_ADD_BASE + number) for number in range(count)]

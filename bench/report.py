@@ -1,0 +1,262 @@
+"""Results: the targets of issue 5, the machine, the JSON record and the BENCHMARKS.md table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.workload import Scenario
+
+# Issue 5's targets on this machine (1 000 000 products, wrk -t2 -c16).
+# ratio: app/bare at least; rps: absolute aim; p99: bound in ms; lost: cart adds lost.
+TARGETS: dict[str, dict[str, float]] = {
+    "list-category": {"ratio": 0.7, "rps": 1500, "p99": 50},
+    "list-broad": {"ratio": 0.7, "rps": 1000, "p99": 80},
+    "search-common": {"ratio": 0.7, "rps": 300, "p99": 150},
+    "search-rare": {"ratio": 0.7, "rps": 500, "p99": 100},
+    "search-typo": {"ratio": 0.7, "rps": 500, "p99": 100},
+    "deep-page": {"p99": 100},
+    "detail": {"ratio": 0.8, "rps": 2500, "p99": 30},
+    "cart-add": {"ratio": 0.7, "rps": 1000, "p99": 50, "lost": 0},
+    "cart-get": {},
+    "page-catalog": {"ratio": 0.4, "rps": 800},
+}
+SEED_SECONDS_AIM = 120
+WORKER_RSS_AIM_MB = 150
+MARKER = "<!-- bench/harness.py adds each full run below this line, newest first -->"
+
+
+def machine(dsn: str, gunicorn: dict[str, Any]) -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "")
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    mem_kb = next(int(ln.split()[1]) for ln in meminfo if ln.startswith("MemTotal"))
+    with psycopg.connect(dsn) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        shared_buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    git = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    return {
+        "commit": git.stdout.strip() or "unknown",
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "ram_gib": round(mem_kb / 1024 / 1024, 1),
+        "postgresql": version,
+        "shared_buffers": shared_buffers,
+        "python": platform.python_version(),
+        "wrk": (wrk.stdout or wrk.stderr).split("\n")[0].split(" Copyright")[0],
+        "gunicorn": {k: gunicorn.get(k) for k in ("worker_class", "workers", "threads")},
+        "loadavg_at_start": os.getloadavg(),
+    }
+
+
+def product_count(dsn: str) -> int:
+    """How many products the catalog holds."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT count(*) FROM products").fetchone()[0]
+
+
+def _ratio(numerator: float, denominator: float | None) -> float | None:
+    return round(numerator / denominator, 3) if denominator else None
+
+
+def misses(target: dict[str, float], row: dict[str, Any]) -> list[str]:
+    """Which of its targets a scenario missed (empty: all met)."""
+    app, missed = row["app"], []
+    if "ratio" in target and (row["app_bare"] or 0) < target["ratio"]:
+        missed.append("ratio")
+    if "rps" in target and app["rps"] < target["rps"]:
+        missed.append("req/s")
+    if "p99" in target and app["latency_ms"]["p99"] > target["p99"]:
+        missed.append("p99")
+    if "lost" in target and app.get("lost", 0) > target["lost"]:
+        missed.append("lost")
+    return missed
+
+
+def scenario_row(scenario: Scenario, fixture, app, bare, raw) -> dict[str, Any]:
+    """One scenario's record: the three measurements, their ratios, what the app sent."""
+    row = {
+        "scenario": scenario.name,
+        "request": scenario.request,
+        "available": fixture["available"],
+        "target": TARGETS[scenario.target],
+        "app": app,
+        "bare": bare,
+        "raw": raw,
+        "app_bare": _ratio(app["rps"], bare["rps"]),
+        "app_raw": _ratio(app["rps"], raw["tps"] if raw else None),
+        "pool_size": fixture["pool_size"],
+        "bare_mode": fixture.get("bare", "replay"),
+        "capture_statuses": fixture["capture_statuses"],
+        "statements_per_request": fixture["statements_per_request"],
+        "explain": fixture["explain"],
+    }
+    row["missed"] = misses(row["target"], row)
+    return row
+
+
+def save(results: dict[str, Any], out: Path, keep_dir: Path, keep: bool) -> Path:
+    """Write the results JSON to `out` (and, for a full run, to `keep_dir` to be committed)."""
+    text = json.dumps(results, indent=1, ensure_ascii=False, default=str)
+    path = out / f"results-{results['mode']}.json"
+    path.write_text(text)
+    if keep:
+        keep_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(results["started"]))
+        path = keep_dir / f"{stamp}.json"
+        path.write_text(text)
+    return path
+
+
+def _n(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}".replace(",", "\u202f")
+
+
+def _target_text(target: dict[str, float]) -> str:
+    parts = []
+    if "ratio" in target:
+        parts.append(f"≥{target['ratio']}× bare")
+    if "rps" in target:
+        parts.append(f"≥{_n(target['rps'])}/s")
+    if "p99" in target:
+        parts.append(f"p99 ≤{_n(target['p99'])} ms")
+    if "lost" in target:
+        parts.append("0 lost")
+    return ", ".join(parts) or "—"
+
+
+def _verdict(row: dict[str, Any], smoke: bool) -> str:
+    if not row["available"]:
+        return "not served by the app (see statuses)"
+    if smoke or not row["target"]:
+        return "—"
+    return "met" if not row["missed"] else "missed: " + ", ".join(row["missed"])
+
+
+def _row_line(row: dict[str, Any], smoke: bool) -> str:
+    app, bare, raw = row["app"], row["bare"], row["raw"]
+    ms = app["latency_ms"]
+    errors = app["socket_errors"] + app["timeouts"]
+    lost = f", {app['lost']} lost" if "lost" in app else ""
+    cells = [
+        row["scenario"],
+        _n(app["rps"]),
+        f"{_n(ms['p50'], 1)} / {_n(ms['p95'], 1)} / {_n(ms['p99'], 1)}",
+        f"{app['non_2xx']} / {errors}{lost}",
+        _n(app["worker_peak_rss_mb"]),
+        _n(bare["rps"]),
+        _n(raw["tps"]) if raw else "—",
+        _n(row["app_bare"], 2),
+        _n(row["app_raw"], 2),
+        _target_text(row["target"]),
+        _verdict(row, smoke),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _where_time_goes(row: dict[str, Any]) -> str:
+    """A one-line reading of a missed row: the database's share against the app's own."""
+    times = row["explain"]["execution_ms"]
+    db_ms = max((sum(ms) for ms in times), default=0.0)
+    slowest = max((max(ms) for ms in times if ms), default=0.0)
+    app, raw = row["app"], row["raw"]
+    reading = (
+        f"EXPLAIN ANALYZE: {db_ms:.1f} ms of SQL per request (slowest statement {slowest:.1f} ms)"
+        f", app p50 {app['latency_ms']['p50']:.1f} ms; "
+    )
+    if raw and row["app_raw"] and row["app_raw"] >= 0.6:
+        reading += "the app gets most of what PostgreSQL gives on this SQL: the SQL is the limit."
+    elif row["app_bare"] is not None and row["app_bare"] < (row["target"].get("ratio") or 0.7):
+        reading += (
+            f"the bare baseline runs the same SQL {1 / row['app_bare']:.1f}× faster: "
+            "the app's own code is the limit."
+        )
+    elif raw and row["bare"]["rps"] < 0.5 * raw["tps"]:
+        reading += (
+            "app and bare are close but both far below pgbench: the cost is in what both do "
+            "per request (round trips, parameters, planning, rows to Python), not in execution."
+        )
+    else:
+        reading += "app, bare and pgbench are close: the SQL and the machine are the limit."
+    return f"- **{row['scenario']}** ({', '.join(row['missed'])}): {reading}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """This run as a BENCHMARKS.md section: machine, settings, the table, what was missed."""
+    smoke = results["mode"] == "smoke"
+    m, s = results["machine"], results["settings"]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(results["started"]))
+    g = m["gunicorn"]
+    lines = [
+        f"## {when} · {results['mode']} run · {_n(results['products'])} products",
+        "",
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, PostgreSQL "
+        f"{m['postgresql']} (shared_buffers {m['shared_buffers']}), Python {m['python']}; "
+        f"gunicorn {g['worker_class']} {g['workers']} workers × {g['threads']} threads; "
+        f"{m['wrk']} -t{s['threads']} -c{s['connections']} -d{s['seconds']:g}s "
+        f"(+{s['warmup_seconds']:g} s warm-up), pgbench -M prepared -c{s['connections']} "
+        f"-j{s['threads']} -T{s['pgbench_seconds']:g}; load average at start "
+        f"{m['loadavg_at_start'][0]:.2f}; whole run {results['minutes']:.1f} min; "
+        f"code at {m.get('commit', 'unknown')}.",
+        "",
+        "| scenario | app req/s | p50 / p95 / p99 ms | non-2xx / errors | worker peak RSS MB "
+        "| bare req/s | raw PG tps | app/bare | app/raw | target | result |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|",
+    ]
+    lines += [_row_line(row, smoke) for row in results["scenarios"]]
+    seed = results["seed_seconds"]
+    seed_ok = "—" if smoke or seed is None else ("met" if seed <= SEED_SECONDS_AIM else "missed")
+    rss, hwm = results["worker_rss_after_mb"], results["worker_hwm_after_mb"]
+    rss_ok = "—" if smoke else ("met" if rss <= WORKER_RSS_AIM_MB else "missed")
+    seed_cell = f"{seed:.0f} s" if seed is not None else "not measured"
+    lines += [
+        f"| seed {_n(results['products'])} | {seed_cell} | | | | | | | "
+        f"| ≤{SEED_SECONDS_AIM} s (1M, indexes included) | {seed_ok} |",
+        f"| worker RSS after all scenarios | {rss:.0f} MB (peak {hwm:.0f})"
+        f" | | | | | | | | ≤{WORKER_RSS_AIM_MB} MB | {rss_ok} |",
+        "",
+    ]
+    missed = [row for row in results["scenarios"] if row["missed"] and row["available"]]
+    if missed and not smoke:
+        lines += ["Where the time goes (from this run's EXPLAIN ANALYZE and ratios):", ""]
+        lines += [_where_time_goes(row) for row in missed] + [""]
+    if results["problems"]:
+        lines += ["Harness problems: " + "; ".join(results["problems"]), ""]
+    return "\n".join(lines)
+
+
+HEADER = """# Benchmarks
+
+What `make bench` measured, newest run first. How it works and how to read it:
+[bench/README.md](bench/README.md).
+
+"""
+
+
+def prepend(path: Path, section: str) -> None:
+    """Insert `section` under the marker of `path` (made with its header when missing)."""
+    text = path.read_text() if path.exists() else HEADER + MARKER + "\n"
+    if MARKER not in text:
+        text = text.rstrip("\n") + "\n\n" + MARKER + "\n"
+    head, _, tail = text.partition(MARKER)
+    older = tail.lstrip("\n")
+    path.write_text(
+        head + MARKER + "\n\n" + section.rstrip("\n") + "\n" + ("\n" + older if older else "")
+    )
