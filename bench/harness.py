@@ -94,6 +94,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.out: Path = args.out
+        # bench/out/ is not in git: a fresh clone has to make it.
+        self.out.mkdir(parents=True, exist_ok=True)
         self.settings = LoadSettings(
             threads=args.threads,
             connections=args.connections,
