@@ -9,10 +9,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import migrate, postgres_url, private_postgres
+from tests.live_server import free_port, gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
@@ -30,12 +27,6 @@ SECRET_KEY = secrets.token_urlsafe(48)
 ADMIN_TOKEN = "fuzz-test-admin-token-0123456789"
 DEMO_CATALOG = ROOT / "storefront" / "data" / "demo_products.json"
 STARTUP_SECONDS = 30
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def http(
@@ -68,7 +59,7 @@ def fuzz_database() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def live_server(fuzz_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A production-mode gunicorn on a free port of 127.0.0.1; its base URL."""
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -83,32 +74,9 @@ def live_server(fuzz_database: str, tmp_path_factory: pytest.TempPathFactory) ->
     command = [str(GUNICORN), "-k", "gthread", "-w", "1", "--threads", "4"]
     command += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
     log_path = tmp_path_factory.mktemp("fuzz-gunicorn") / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-        )
     base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"gunicorn exited early:\n{log_path.read_text()}")
-            try:
-                if http("GET", f"{base_url}/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not answer /healthz:\n{log_path.read_text()}")
-            time.sleep(0.1)
+    with gunicorn(command, env, log_path, lambda: http("GET", f"{base_url}/healthz")[0] == 200):
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,7 @@ import http.client
 import json
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import empty_tables
+from tests.live_server import free_port, gunicorn
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
 
@@ -45,12 +42,6 @@ class Reply:
     status: int
     body: Any
     cookie: str | None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _cookie_value(set_cookie: str | None) -> str | None:
@@ -137,7 +128,7 @@ def postgres(database_url: str) -> str:
 @pytest.fixture(scope="module")
 def server(postgres: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A production-mode gunicorn on a free local port; its port. Always stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -149,31 +140,8 @@ def server(postgres: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     command = [GUNICORN, "-k", "gthread", "-w", "4", "--threads", "4"]
     command += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
     log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"gunicorn exited early:\n{log_path.read_text()}")
-            try:
-                if send(port, "GET", "/healthz").status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not answer /healthz:\n{log_path.read_text()}")
-            time.sleep(0.1)
+    with gunicorn(command, env, log_path, lambda: send(port, "GET", "/healthz").status == 200):
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
 
 
 @pytest.fixture
