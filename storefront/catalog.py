@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Select, func, or_, select
+from flask import current_app
+from sqlalchemy import Select, bindparam, func, or_, select
 
 from . import counts, search, textfold
 from .extensions import db
@@ -48,22 +49,59 @@ class CategoryView:
     product_count: int
 
 
+# Built once: statements are immutable, and rebuilding this one (and its cache key) on every
+# request was a third of a product detail's CPU time.
+PRODUCT_COLUMNS: Select = select(
+    _p.id, _p.name, _p.description, _p.price, _p.image, _c.name.label("category")
+).join_from(Product.__table__, Category.__table__, _p.category_id == _c.id)
+_PRODUCT_BY_ID = PRODUCT_COLUMNS.where(_p.id == bindparam("product_id"))
+_CATEGORIES = (
+    select(_c.name, _c.slug, _c.product_count)
+    .where(_c.product_count > 0)
+    .order_by(_c.name_key, _c.id)
+)
+
+
 def product_columns() -> Select:
     """SELECT of the columns a `ProductView` needs, category joined."""
-    return select(
-        _p.id, _p.name, _p.description, _p.price, _p.image, _c.name.label("category")
-    ).join_from(Product.__table__, Category.__table__, _p.category_id == _c.id)
+    return PRODUCT_COLUMNS
 
 
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
+def category_ids() -> dict[tuple[str, str], int]:
+    """This app's remembered category ids, by ("name", folded name) and by ("slug", slug)."""
+    return current_app.extensions.setdefault("storefront.category_ids", {})
+
+
 def resolve_categories(values: tuple[str, ...]) -> list[int]:
-    """Ids of the categories named (case-insensitively) or slugged in `values`."""
-    keys = [textfold.fold(value) for value in values]
-    rows = db.session.execute(select(_c.id).where(or_(_c.name_key.in_(keys), _c.slug.in_(values))))
-    return [row.id for row in rows]
+    """Ids of the categories named (case-insensitively) or slugged in `values`.
+
+    A category's name and slug never change and categories are never deleted, so what was
+    found once is remembered for the life of the process; only unknown values query.
+    """
+    known = category_ids()
+    ids: set[int] = set()
+    missing: list[str] = []
+    for value in values:
+        found = known.get(("name", textfold.fold(value))) or known.get(("slug", value))
+        if found is None:
+            missing.append(value)
+        else:
+            ids.add(found)
+    if missing:
+        keys = [textfold.fold(value) for value in missing]
+        rows = db.session.execute(
+            select(_c.id, _c.name_key, _c.slug).where(
+                or_(_c.name_key.in_(keys), _c.slug.in_(missing))
+            )
+        )
+        for row in rows:
+            known[("name", row.name_key)] = known[("slug", row.slug)] = row.id
+            ids.add(row.id)
+    return sorted(ids)
 
 
 def _order(filters: ProductFilters, query: search.SearchQuery | None, dialect: str) -> list:
@@ -124,8 +162,7 @@ def _page_statement(
     if query is not None:
         conditions = [*conditions, search.match(query, dialect)]
     return (
-        product_columns()
-        .where(*conditions)
+        PRODUCT_COLUMNS.where(*conditions)
         .order_by(*_order(filters, query, dialect))
         .limit(filters.limit)
         .offset(filters.offset)
@@ -134,15 +171,15 @@ def _page_statement(
 
 def get_product(product_id: int) -> ProductView | None:
     """One product by id, or None."""
-    row = db.session.execute(product_columns().where(_p.id == product_id)).first()
+    row = db.session.execute(_PRODUCT_BY_ID, {"product_id": product_id}).first()
     return ProductView(*row) if row else None
 
 
 def list_categories() -> list[CategoryView]:
-    """Categories that have products, sorted by name, with their product counts."""
-    rows = db.session.execute(
-        select(_c.name, _c.slug, _c.product_count)
-        .where(_c.product_count > 0)
-        .order_by(_c.name_key, _c.id)
+    """Categories that have products, sorted by name, with their product counts.
+
+    Every catalog page shows this list; it is kept like a count (see `counts`).
+    """
+    return counts.cache().get(
+        "categories", lambda: [CategoryView(*row) for row in db.session.execute(_CATEGORIES)]
     )
-    return [CategoryView(*row) for row in rows]

@@ -8,6 +8,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from .dbsession import Session
+
 
 class Base(DeclarativeBase):
     """Declarative base with constraint names, so migrations can refer to them."""
@@ -23,7 +25,7 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 migrate = Migrate()
 cors = CORS()
 # Page forms carry CSRF tokens; the JSON API is exempted (see create_app).
