@@ -8,12 +8,14 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import Select, bindparam, func, or_, select
 
-from . import counts, search, textfold
+from . import common_search, counts, search, textfold
 from .extensions import db
 from .filters import ProductFilters
 from .models import Category, Product
 
 _p = Product.__table__.c
+# From this offset on, a page is found by id first (see `_page_statement`).
+DEFERRED_FROM = 200
 _c = Category.__table__.c
 
 
@@ -133,18 +135,35 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
     query = None
     if filters.search:
         query = search.prepare(search.SearchQuery.parse(filters.search), dialect)
+    words = query.text if query is not None else None
+    key = (tuple(category_ids), filters.min_price, filters.max_price, words)
+    walkable = (
+        query is not None and bool(query.words) and filters.sort == "relevance"
+    ) and dialect == "postgresql"
 
-    rows = db.session.execute(_page_statement(filters, conditions, query, dialect))
-    items = [ProductView(*row) for row in rows]
+    items = None
+    end = filters.offset + filters.limit
+    if walkable and common_search.hints().worth_walking(key, end):
+        assert query is not None
+        page = common_search.best_tier_page(
+            query, conditions, PRODUCT_COLUMNS, filters.limit, filters.offset
+        )
+        items = [ProductView(*row) for row in db.session.execute(page)]
+        if len(items) < filters.limit:
+            common_search.hints().came_up_short(key, end)
+            items = None
+    if items is None:
+        rows = db.session.execute(_page_statement(filters, conditions, query, dialect))
+        items = [ProductView(*row) for row in rows]
     if query is not None:
         conditions.append(search.match(query, dialect))
     if (items and len(items) < filters.limit) or (not items and filters.offset == 0):
         # The last page: the total is known without counting.
         total = filters.offset + len(items)
     else:
-        words = query.text if query is not None else None
-        key = (tuple(category_ids), filters.min_price, filters.max_price, words, count_cap)
-        total = counts.cache().get(key, lambda: _count(conditions, count_cap))
+        total = counts.cache().get((*key, count_cap), lambda: _count(conditions, count_cap))
+    if walkable:
+        common_search.hints().counted(key, total)
     exact = total <= count_cap
     return ProductPage(items, min(total, count_cap), exact, filters.limit, filters.offset)
 
@@ -159,11 +178,25 @@ def _page_statement(
     filters: ProductFilters, conditions: list, query: search.SearchQuery | None, dialect: str
 ) -> Select:
     """SELECT of one page of products."""
+    order = _order(filters, query, dialect)
     if query is not None:
         conditions = [*conditions, search.match(query, dialect)]
+    elif filters.offset >= DEFERRED_FROM:
+        # A deferred join: OFFSET skips rows inside an index-only scan of ids, and only the
+        # page's own rows are read from the table (OFFSET 10 000 read 10 020 rows: 45 ms cold
+        # cache 2.6 s, against 2.5 ms).
+        page = (
+            select(_p.id)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(filters.limit)
+            .offset(filters.offset)
+            .subquery("page")
+        )
+        return PRODUCT_COLUMNS.join(page, page.c.id == _p.id).order_by(*order)
     return (
         PRODUCT_COLUMNS.where(*conditions)
-        .order_by(*_order(filters, query, dialect))
+        .order_by(*order)
         .limit(filters.limit)
         .offset(filters.offset)
     )

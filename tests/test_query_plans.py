@@ -18,7 +18,7 @@ from flask import Flask
 from sqlalchemy import event, text
 from werkzeug.datastructures import MultiDict
 
-from storefront.catalog import list_products
+from storefront.catalog import DEFERRED_FROM, list_products
 from storefront.extensions import db
 from storefront.filters import parse_filters
 
@@ -194,3 +194,14 @@ def test_a_query_no_index_serves_is_caught(app: Flask, catalog: dict[str, str]) 
         db.session.rollback()
     with pytest.raises(AssertionError, match="sequentially"):
         assert_uses(plan, _all("ix_products_price"))
+
+
+def test_deep_pages_skip_their_offset_inside_an_index(app: Flask, catalog: dict[str, str]) -> None:
+    """Past DEFERRED_FROM the offset is walked in an index-only scan; only the page's rows
+    are read from the table (by primary key)."""
+    args = {"min_price": "1000", "sort": "price", "offset": str(DEFERRED_FROM + 100)}
+    plans = products_statements(app, args, None)
+    [page] = [plan for kind, plan in plans if kind == "page"]
+    nodes = [(node["Node Type"], node.get("Index Name")) for node in scans(page)]
+    assert ("Index Only Scan", "ix_products_price") in nodes, nodes
+    assert ("Index Scan", "pk_products") in nodes, nodes

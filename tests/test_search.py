@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from sqlalchemy import event
 from werkzeug.datastructures import MultiDict
 
-from storefront import catalog, inventory
+from storefront import catalog, common_search, inventory
 from storefront.extensions import db
 from storefront.filters import parse_filters
 from storefront.schemas import ProductIn
@@ -200,3 +201,73 @@ def test_a_mistyped_digit_is_a_typo(pg_shop: Flask) -> None:
         inventory.create_products([ProductIn(name="Фонарь X0000777", price=1, category="Свет")])
         db.session.commit()
     assert names(pg_shop, "X0000778") == ["Фонарь X0000777"]
+
+
+@pytest.fixture
+def common_word_shop(pg_shop: Flask, monkeypatch: pytest.MonkeyPatch) -> Flask:
+    """PostgreSQL, 60 products with "складной" in the name or only in the description; walks
+    of 40 rows and "common" from 10 matches, so both the walk and its fallback happen."""
+    monkeypatch.setattr(common_search, "COMMON_MATCHES", 10)
+    monkeypatch.setattr(common_search, "WALK_ROWS", 40)
+    with pg_shop.app_context():
+        items = [
+            ProductIn(
+                name=f"Складной стул {n}" if n % 3 else f"Стул {n}",
+                description="Прочный" if n % 3 else "Складной и прочный",
+                price=100 + n,
+                category=("Мебель", "Дача")[n % 2],
+            )
+            for n in range(60)
+        ]
+        inventory.create_products(items)
+        db.session.commit()
+    return pg_shop
+
+
+def _pages(app: Flask, search: str, limit: int, **params: str) -> list[str]:
+    with app.app_context():
+        seen: list[str] = []
+        for offset in range(0, 100, limit):
+            query = {"search": search, "limit": str(limit), "offset": str(offset), **params}
+            filters = parse_filters(MultiDict(query), 10_000)
+            seen += [item.name for item in catalog.list_products(filters, 10_000).items]
+        return seen
+
+
+@pytest.mark.parametrize("params", [{}, {"category": "Мебель"}, {"min_price": "130"}])
+def test_common_searches_page_as_fully_ranked_ones(
+    common_word_shop: Flask, monkeypatch: pytest.MonkeyPatch, params: dict[str, str]
+) -> None:
+    """Pages of a common word found by walking ids equal the pages of a full ranking."""
+    with common_word_shop.app_context():
+        hints = common_search.hints()
+    ranked = _pages(common_word_shop, "складной", 100, **params)
+    assert ranked[0].startswith("Складной") and ranked[-1].startswith("Стул"), ranked
+    # The first walk learns the word is common; later pages walk (and fall back past the
+    # name matches, or past 40 rows).
+    assert _pages(common_word_shop, "складной", 7, **params) == ranked
+    assert _pages(common_word_shop, "складной", 7, **params) == ranked
+    monkeypatch.setattr(hints, "worth_walking", lambda _key, _end: False)
+    assert _pages(common_word_shop, "складной", 7, **params) == ranked
+
+
+def test_a_common_search_stops_ranking_every_match(
+    common_word_shop: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once known to be common, a word's first page no longer orders all its matches."""
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    _pages(common_word_shop, "складной", 5)
+    with common_word_shop.app_context():
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            filters = parse_filters(MultiDict({"search": "складной", "limit": "5"}), 10_000)
+            catalog.list_products(filters, 10_000)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+    pages = [sql for sql in sent if "FROM products" in sql and "count(" not in sql]
+    assert pages and all("CASE WHEN" not in sql for sql in pages), pages
+    assert any("walk" in sql for sql in pages), pages

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from werkzeug.test import TestResponse
 
+from storefront.catalog import DEFERRED_FROM
 from storefront.extensions import db
 from storefront.models import Category, Product
 from tests.conftest import ADMIN_TOKEN, make_app
@@ -319,6 +320,32 @@ def test_paging_visits_every_product_once(
     seen = walk(client, 3, query)
     assert sorted(seen) == sorted(item["id"] for item in mixed)
     assert seen == ids(listing(client, {**query, "limit": 100}))
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "price", "-price", "newest"])
+def test_deep_pages_hold_the_same_order(client: FlaskClient, sort: str) -> None:
+    """Pages past DEFERRED_FROM (found by id first) continue the order of the pages before."""
+    names = ["Бета", "альфа", "Гамма"]
+    made = create_products(
+        client,
+        [
+            product_data(
+                name=f"{names[n % 3]} {n % 7}",
+                price=str(100 + n % 11),
+                category=("Мебель", "Свет")[n % 2],
+            )
+            for n in range(2 * DEFERRED_FROM + 60)
+        ],
+    )
+    query = {"sort": sort, "category": "Мебель", "min_price": "101"}
+    wanted = {item["id"] for item in made if item["category"] == "Мебель" and item["price"] >= 101}
+    by_hundred = walk(client, 100, query)
+    assert sorted(by_hundred) == sorted(wanted)
+    assert len(by_hundred) > DEFERRED_FROM
+    assert walk(client, 9, query) == by_hundred
+    page = listing(client, {"sort": sort, "offset": DEFERRED_FROM, "limit": 30})
+    assert ids(page) == walk(client, 100, {"sort": sort})[DEFERRED_FROM : DEFERRED_FROM + 30]
+    assert (page["total"], page["total_exact"]) == (len(made), True)
 
 
 def test_paging_by_relevance_visits_every_product_once(
