@@ -80,6 +80,9 @@ POOL = ConnectionPool(
     },
     open=True,
 )
+# Slug -> id once at start, as the app remembers category ids after its first lookup.
+with POOL.connection() as _conn:
+    CATEGORY_IDS = dict(_conn.execute("SELECT slug, id FROM categories").fetchall())
 app = Flask(__name__)
 
 
@@ -139,7 +142,7 @@ def serve(path: str) -> Response:
     page = not path.startswith("api/")
     template = TEMPLATES.get(url_shape(request.method, environ["PATH_INFO"], request.args))
     if template is not None:
-        symbols = url_symbols(environ["PATH_INFO"], request.args)
+        symbols = url_symbols(environ["PATH_INFO"], request.args, CATEGORY_IDS)
         symbols["token"] = request.cookies.get("bench_cart", "")
         if request.method == "POST":
             symbols["product_id"] = json.loads(request.get_data())["product_id"]

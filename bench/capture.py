@@ -9,7 +9,7 @@ app sends today is what the bare baseline replays and what pgbench runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -188,16 +188,22 @@ PAGE_LIMIT = 20
 NUMBER_SEGMENT = re.compile(r"/\d+(?=/|$)")
 
 
-def url_symbols(path: str, query: dict[str, str]) -> dict[str, Any]:
+def url_symbols(
+    path: str, query: dict[str, str], category_ids: Mapping[str, int] | None = None
+) -> dict[str, Any]:
     """The values a catalog URL puts into the app's SQL, by name (what read templates fill in).
 
-    `page` becomes the offset it stands for; a number in the path is the product id.
+    `page` becomes the offset it stands for; a number in the path is the product id; a
+    category slug found in `category_ids` is also its id (the app remembers category ids, so
+    a warmed-up worker sends the id, not a lookup).
     """
     symbols: dict[str, Any] = {}
     if found := re.search(r"/(\d+)/?$", path):
         symbols["id"] = int(found.group(1))
     if "category" in query:
         symbols["category"] = query["category"]
+        if category_ids and query["category"] in category_ids:
+            symbols["category_id"] = category_ids[query["category"]]
     for key in ("min_price", "max_price"):
         if key in query:
             symbols[key] = Decimal(query[key])

@@ -12,6 +12,7 @@ from random import Random
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import psycopg
 from flask import Flask
 
 from bench import plan
@@ -117,7 +118,7 @@ class Fixtures:
             fixture["bare"] = "replay"
             if scenario.templated:
                 try:
-                    shape, steps = read_template(captured)
+                    shape, steps = read_template(captured, category_ids(self.dsn))
                     templates[scenario.name] = {
                         "shape": shape,
                         "status": 200,
@@ -215,12 +216,20 @@ def _two_sessions(pool: list[Request]) -> tuple[Request, Request]:
     return first, second
 
 
-def _symbols(request: Request) -> dict[str, Any]:
+def _symbols(request: Request, category_ids: dict[str, int]) -> dict[str, Any]:
     parts = urlsplit(request.path)
-    return url_symbols(parts.path, dict(parse_qsl(parts.query)))
+    return url_symbols(parts.path, dict(parse_qsl(parts.query)), category_ids)
 
 
-def read_template(captured: plan.Captured) -> tuple[str, list[dict[str, Any]]]:
+def category_ids(dsn: str) -> dict[str, int]:
+    """Category slug -> id, as the bare baseline loads it at start."""
+    with psycopg.connect(dsn) as conn:
+        return dict(conn.execute("SELECT slug, id FROM categories").fetchall())
+
+
+def read_template(
+    captured: plan.Captured, categories: dict[str, int]
+) -> tuple[str, list[dict[str, Any]]]:
     """A read scenario's template from two of its captured requests (see `plan.read_template`).
 
     The two must have sent the same statements (a full page and its count preferred) and
@@ -236,7 +245,7 @@ def read_template(captured: plan.Captured) -> tuple[str, list[dict[str, Any]]]:
     )
     for _, group in ranked:
         pairs = [
-            (first, a, second, b, _symbols(first), _symbols(second))
+            (first, a, second, b, _symbols(first, categories), _symbols(second, categories))
             for (first, a), (second, b) in combinations(group, 2)
         ]
         pairs = [pair for pair in pairs if pair[4].keys() == pair[5].keys()]
