@@ -18,7 +18,10 @@ pytestmark = [pytest.mark.live, pytest.mark.faults, pytest.mark.timeout(120)]
 WORKERS, THREADS = 2, 2
 # Each thread holds at most one pooled connection, so this is how many can go stale.
 POOLED_CONNECTIONS = WORKERS * THREADS
+# How long /readyz is polled after PostgreSQL is back, and how soon it must have recovered
+# (in practice at once: the next checkout reconnects).
 RECOVERY_SECONDS = 15
+RECOVERED_SECONDS = 5
 # connect_timeout is 5 s, but a stopped local server refuses at once: an answer takes well under
 # a second; 3 s leaves room for a busy CI machine without letting a hang pass.
 QUICK_SECONDS = 3
@@ -120,7 +123,7 @@ def test_outage_answers_503_and_recovers(shop: Shop, cluster: Cluster, mode: str
 
     cluster.start()
     took, _ = wait_until_ready(shop.port)
-    assert took < RECOVERY_SECONDS
+    assert took < RECOVERED_SECONDS, f"recovered only after {took:.1f} s"
     # Once ready, everything works on the same processes: the cart survived, and the add that
     # met the outage did not half-happen.
     with ThreadPoolExecutor(POOLED_CONNECTIONS) as pool:
