@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import with_appcontext
+from sqlalchemy.exc import DBAPIError
 from tqdm import tqdm
 
 from . import cart, seeding, synthetic
@@ -40,6 +41,9 @@ def seed_command(file: Path | None, generate: int | None, if_empty: bool, rng_se
     """
     if file and generate:
         raise click.UsageError("give either FILE or --generate, not both")
+    restored = seeding.restore_indexes()
+    if restored:
+        click.echo(f"Re-created indexes an interrupted load had dropped: {', '.join(restored)}")
     if if_empty and seeding.product_count() > 0:
         click.echo("The catalog already has products; nothing to do.")
         return
@@ -56,7 +60,12 @@ def seed_command(file: Path | None, generate: int | None, if_empty: bool, rng_se
             items = seeding.validate_items(raw)
         except seeding.SeedError as exc:
             raise click.ClickException(f"nothing loaded, {exc}") from exc
-        added = seeding.load_items(items)
+        try:
+            added = seeding.load_items(items)
+        except DBAPIError as exc:
+            # One transaction, rolled back: say so and why, without a traceback.
+            reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+            raise click.ClickException(f"nothing loaded, the database failed: {reason}") from exc
     took = time.monotonic() - started
     click.echo(
         f"Added {added} products in {took:.1f} s; the catalog has "

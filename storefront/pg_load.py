@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from . import textfold
+from .models import Product
 from .synthetic import SyntheticProduct
 
 WORKERS = 2
@@ -114,6 +115,30 @@ def _rebuild(engine: Engine, indexes: list[tuple[str, str]]) -> None:
     with ThreadPoolExecutor(WORKERS) as pool:
         for future in [pool.submit(_build, engine, first), pool.submit(_build, engine, rest)]:
             future.result()
+
+
+def restore_indexes(engine: Engine) -> list[str]:
+    """Create the products indexes that the models declare and the table lacks; their names.
+
+    `load_empty` drops them for its COPY and rebuilds them afterwards, even when loading fails;
+    but a load killed outright (SIGKILL, a crash, a lost machine) never gets to, and its COPY
+    rolls back while the drop stays. The model's indexes are the migrations' (`flask db check`
+    is tested), so they are the recipe for putting them back.
+    """
+    with engine.begin() as connection:
+        present = set(
+            connection.exec_driver_sql(
+                "SELECT indexname FROM pg_indexes "
+                "WHERE schemaname = current_schema() AND tablename = 'products'"
+            ).scalars()
+        )
+        missing = [index for index in Product.__table__.indexes if index.name not in present]
+        if missing:
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+        for index in missing:
+            index.create(connection)
+    return sorted(str(index.name) for index in missing)
 
 
 def load_empty(

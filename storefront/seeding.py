@@ -61,6 +61,13 @@ def product_count() -> int:
     return db.session.execute(select(func.count()).select_from(Product)).scalar_one()
 
 
+def restore_indexes() -> list[str]:
+    """Put back the products indexes an interrupted `--generate` load dropped; their names."""
+    if db.engine.dialect.name != "postgresql":
+        return []
+    return pg_load.restore_indexes(db.engine)
+
+
 def load_generated(products: Iterable[SyntheticProduct], progress: Callable[[int], None]) -> int:
     """Load synthetic products; on an empty PostgreSQL table, COPY with indexes rebuilt after."""
     categories = inventory.ensure_categories(synthetic.CATEGORIES)
