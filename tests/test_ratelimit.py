@@ -261,6 +261,23 @@ def test_reads_are_not_limited(limited: MakeLimited) -> None:
             assert client.get(path).status_code == 200
 
 
+def test_a_failing_counter_storage_lets_writes_through(
+    limited: MakeLimited, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = limited("cart=1/minute")
+    storage = app.extensions[EXTENSION]["limiter"].storage
+
+    def unreachable(*_args: object, **_kwargs: object) -> int:
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setattr(storage, "incr", unreachable)
+    client = app.test_client()
+    with caplog.at_level(logging.ERROR):
+        for _ in range(3):
+            assert client.delete("/api/cart/").status_code == 200
+    assert "redis went away" in caplog.text
+
+
 def test_the_test_suite_runs_with_the_generous_defaults(app: Flask) -> None:
     limiter = app.extensions[EXTENSION]["limiter"]
     assert limiter is not None
