@@ -32,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_security(app)
     register_extensions(app)
     register_blueprints(app)
+    register_rate_limits(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
@@ -123,6 +124,15 @@ def exempt_api_from_csrf(app: Flask, api_name: str) -> None:
     for name, blueprint in app.blueprints.items():
         if name == api_name or name.startswith(f"{api_name}."):
             csrf.exempt(blueprint)
+
+
+def register_rate_limits(app: Flask) -> None:
+    """Client addresses through trusted proxies; limits on cart and admin writes (RATE_LIMITS)."""
+    from .proxies import register_proxies
+    from .ratelimit import register
+
+    register_proxies(app)
+    register(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -144,6 +144,9 @@ def load_settings(instance_path: Path, overrides: dict[str, object]) -> dict[str
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
         "STATEMENT_TIMEOUT_MS": _int("STATEMENT_TIMEOUT_MS", 5000),
         "RATE_LIMITS": os.environ.get("RATE_LIMITS", "").strip(),
+        # Where the rate limit counters live: each process's memory, or a Redis shared by all.
+        "RATE_LIMIT_STORAGE_URI": os.environ.get("RATE_LIMIT_STORAGE_URI", "").strip()
+        or "memory://",
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
     }
     settings.update(overrides)

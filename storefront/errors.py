@@ -117,7 +117,8 @@ def _page(
     return response
 
 
-def _respond(status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
+def respond(status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
+    """problem+json under /api, a page (or an htmx notice) elsewhere."""
     if _wants_problem():
         return problem(status, detail, headers=headers)
     return _page(status, detail, headers)
@@ -167,12 +168,12 @@ def register_errorhandlers(app: Flask) -> None:
             405: f"{request.method} is not allowed here.",
             413: "The request body is larger than this endpoint accepts.",
         }.get(status, error.description or HTTP_STATUS_CODES.get(status, "Error"))
-        return _respond(status, detail, headers)
+        return respond(status, detail, headers)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: DBAPIError) -> Response:
         log.warning("database unavailable: %s", error.orig)
-        return _respond(
+        return respond(
             503,
             "The database is unavailable right now; try again in a few seconds.",
             {"Retry-After": RETRY_AFTER_SECONDS},
@@ -181,4 +182,4 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _respond(500, "Something went wrong on our side; it has been logged.")
+        return respond(500, "Something went wrong on our side; it has been logged.")

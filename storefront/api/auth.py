@@ -7,9 +7,26 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from ..errors import ApiError
+
+
+def is_admin_request() -> bool:
+    """Whether the request carries `Authorization: Bearer <STOREFRONT_ADMIN_TOKEN>`.
+
+    Decided once per request: the rate limiter asks before the view's guard does, and the
+    token is compared (in constant time) only once.
+    """
+    if "is_admin" not in g:
+        token = current_app.config["STOREFRONT_ADMIN_TOKEN"]
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        g.is_admin = bool(
+            token
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(given.strip().encode(), token.encode())
+        )
+    return bool(g.is_admin)
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -17,17 +34,13 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        token = current_app.config["STOREFRONT_ADMIN_TOKEN"]
-        if not token:
+        if not current_app.config["STOREFRONT_ADMIN_TOKEN"]:
             raise ApiError(
                 403,
                 "Admin writes are disabled: start the server with STOREFRONT_ADMIN_TOKEN set "
                 "and send it as 'Authorization: Bearer <token>'.",
             )
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), token.encode()
-        ):
+        if not is_admin_request():
             raise ApiError(
                 401,
                 "A valid admin token is required: 'Authorization: Bearer <token>'.",

@@ -9,6 +9,7 @@ from flask import Response, current_app, jsonify
 from .. import cart
 from ..errors import ApiError, validation_error
 from ..extensions import db
+from ..ratelimit import CART, rate_limited
 from ..schemas import CartAdd, CartUpdate
 from ..session_cart import current_token, limits, token_for_write
 from . import bp
@@ -48,6 +49,7 @@ def get_cart():
 
 
 @bp.post("/cart/", strict_slashes=False)
+@rate_limited(CART)
 def add_to_cart():
     """Add a product; the same product again grows its line."""
     data = parse_body(CartAdd)
@@ -57,6 +59,7 @@ def add_to_cart():
 
 
 @bp.put(ITEM, strict_slashes=False)
+@rate_limited(CART)
 def set_quantity(item_id: int):
     """Set a line's quantity; 0 removes it."""
     data = parse_body(CartUpdate)
@@ -64,6 +67,7 @@ def set_quantity(item_id: int):
 
 
 @bp.delete(ITEM, strict_slashes=False)
+@rate_limited(CART)
 def remove_line(item_id: int):
     """Remove a line."""
     read_json()
@@ -71,6 +75,7 @@ def remove_line(item_id: int):
 
 
 @bp.delete("/cart/", strict_slashes=False)
+@rate_limited(CART)
 def clear_cart():
     """Empty the cart."""
     read_json()

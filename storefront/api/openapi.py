@@ -43,14 +43,27 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _problems(*codes: int) -> dict[str, Any]:
-    return {
-        str(code): {
-            "description": _PROBLEM_TEXT[code],
-            "content": {PROBLEM: {"schema": _ref("Problem")}},
-        }
-        for code in sorted({*codes, 405, 503})
+# Answers that say when to come back.
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 1},
     }
+}
+
+
+def _problem(code: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": _PROBLEM_TEXT[code],
+        "content": {PROBLEM: {"schema": _ref("Problem")}},
+    }
+    if code in {429, 503}:
+        response["headers"] = RETRY_AFTER
+    return response
+
+
+def _problems(*codes: int) -> dict[str, Any]:
+    return {str(code): _problem(code) for code in sorted({*codes, 405, 503})}
 
 
 def _op(
@@ -86,7 +99,8 @@ def _op(
         operation["requestBody"] = {"required": True, **_json(body)}
     if admin:
         operation["security"] = ADMIN
-        operation["responses"].update(_problems(401, 403, *problems))
+        # Admin writes are rate limited (RATE_LIMITS), like cart writes.
+        operation["responses"].update(_problems(401, 403, 429, *problems))
     return operation
 
 

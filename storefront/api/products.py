@@ -8,6 +8,7 @@ from .. import catalog, inventory
 from ..errors import ApiError, validation_error
 from ..extensions import db
 from ..filters import parse_filters
+from ..ratelimit import ADMIN, rate_limited
 from ..schemas import BulkIn, ProductIn, ProductPatch
 from . import bp
 from .auth import admin_required
@@ -55,6 +56,7 @@ def list_categories() -> Response:
 
 
 @bp.post("/products/", strict_slashes=False)
+@rate_limited(ADMIN)
 @admin_required
 def create_product() -> tuple[Response, int, dict[str, str]]:
     """Create one product."""
@@ -66,6 +68,7 @@ def create_product() -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.post("/products/bulk/", strict_slashes=False)
+@rate_limited(ADMIN)
 @admin_required
 def bulk_create() -> tuple[Response, int]:
     """Create up to 1000 products at once: all of them or none."""
@@ -77,6 +80,7 @@ def bulk_create() -> tuple[Response, int]:
 
 
 @bp.patch(PRODUCT, strict_slashes=False)
+@rate_limited(ADMIN)
 @admin_required
 def update_product(product_id: int) -> Response:
     """Change some fields of a product."""
@@ -89,6 +93,7 @@ def update_product(product_id: int) -> Response:
 
 
 @bp.delete(PRODUCT, strict_slashes=False)
+@rate_limited(ADMIN)
 @admin_required
 def delete_product(product_id: int) -> Response:
     """Delete a product; it leaves every cart."""

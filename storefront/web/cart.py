@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 
 from .. import cart
 from ..extensions import db
+from ..ratelimit import CART, rate_limited
 from ..schemas import MAX_ID
 from ..session_cart import current_token, limits, token_for_write
 from . import bp
@@ -124,6 +125,7 @@ def show_cart() -> ResponseReturnValue:
 
 
 @bp.post("/cart/add")
+@rate_limited(CART)
 def add_to_cart() -> ResponseReturnValue:
     """Add a product (the same product again grows its line)."""
 
@@ -143,6 +145,7 @@ def add_to_cart() -> ResponseReturnValue:
 
 
 @bp.post(LINE)
+@rate_limited(CART)
 def set_quantity(item_id: int) -> ResponseReturnValue:
     """Set a line's quantity; the − and + buttons send a step to apply to the typed number."""
 
@@ -157,6 +160,7 @@ def set_quantity(item_id: int) -> ResponseReturnValue:
 
 
 @bp.post(f"{LINE}/remove")
+@rate_limited(CART)
 def remove_line(item_id: int) -> ResponseReturnValue:
     """Remove one line."""
     return _change(
@@ -165,6 +169,7 @@ def remove_line(item_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/cart/clear")
+@rate_limited(CART)
 def clear_cart() -> ResponseReturnValue:
     """Remove every line."""
     return _change(lambda: cart.clear_cart(current_token()), _("Корзина очищена."))

@@ -14,6 +14,7 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
 from storefront.money import PRICE_PATTERN
+from storefront.ratelimit import GROUP_ATTRIBUTE
 from tests.conftest import make_app
 from tests.factories import create_product
 
@@ -166,6 +167,31 @@ def test_problem_responses_use_problem_json(document: dict[str, Any]) -> None:
             assert response["content"] == {PROBLEM: {"schema": problem}}, (key, code)
     required = document["components"]["schemas"]["Problem"]["required"]
     assert {"type", "title", "status", "detail"} <= set(required)
+
+
+def rate_limited_routes(app: Flask) -> set[tuple[str, str]]:
+    """(path, METHOD) of every /api route whose view is rate limited (`@rate_limited`)."""
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if rule.rule.startswith("/api/") and getattr(view, GROUP_ATTRIBUTE, None):
+            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+            routes |= {(path, m) for m in rule.methods or () if m not in {"HEAD", "OPTIONS"}}
+    return routes
+
+
+def test_429_with_retry_after_on_exactly_the_limited_operations(
+    docs_app: Flask, document: dict[str, Any]
+) -> None:
+    """Each rate-limited operation documents 429 and its Retry-After; reads do not."""
+    limited = rate_limited_routes(docs_app)
+    assert ADMIN_OPERATIONS.issubset(limited)
+    assert ("/api/cart/", "POST") in limited
+    documented = {key for key, op in operations(document).items() if "429" in op["responses"]}
+    assert documented == limited
+    for key in limited:
+        headers = operations(document)[key]["responses"]["429"]["headers"]
+        assert headers["Retry-After"]["schema"]["type"] == "integer", key
 
 
 @pytest.mark.parametrize("model", ["ProductIn", "ProductPatch"])
