@@ -114,6 +114,13 @@ bench: install
 bench-smoke: install
 	bench/run --smoke
 
+# soak: 10 minutes (SOAK_SECONDS) of mixed load (browse 70 %, search 20 %, cart 10 %) at half
+# the measured capacity on 100 000 products (SOAK_PRODUCTS); fails on any error, a replaced
+# worker, or worker RSS growing over 10 % from minute 2. A full-length run adds itself to
+# BENCHMARKS.md ("Soak") and bench/results/. Knobs: bench/README.md.
+soak: install
+	bench/run --soak
+
 # docker-up: the compose stack of the original (needs a Docker engine and a .env).
 docker-up:
 	@test -f .env || { echo "No .env: cp .env.example .env, then set SECRET_KEY and POSTGRES_PASSWORD." >&2; exit 1; }
