@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 SEED_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install install-dev run test lint fmt migrate seed docker-up clean screenshots translations bench bench-smoke
+.PHONY: help venv install install-dev run test lint fmt migrate seed docker-up docker-scaled clean screenshots translations bench bench-smoke soak
 
 # help: list the targets.
 help:
@@ -26,7 +26,9 @@ help:
 	@echo "make translations extract the interface text and update and compile the translations"
 	@echo "make bench      the benchmark: 1M products, app vs bare baseline vs raw PostgreSQL (~15 min)"
 	@echo "make bench-smoke  the same harness on 10 000 products (< 3 min; CI)"
+	@echo "make soak       10 minutes of mixed load at half the measured capacity (SOAK_SECONDS)"
 	@echo "make docker-up  docker compose up -d (PostgreSQL + gunicorn on :8000)"
+	@echo "make docker-scaled  compose's scaled profile: nginx on :8080 before REPLICAS=3 instances"
 	@echo "make clean      remove .venv, instance/ and caches"
 
 # venv: create the virtualenv once.
@@ -112,10 +114,24 @@ bench: install
 bench-smoke: install
 	bench/run --smoke
 
+# soak: 10 minutes (SOAK_SECONDS) of mixed load (browse 70 %, search 20 %, cart 10 %) at half
+# the measured capacity on 100 000 products (SOAK_PRODUCTS); fails on any error, a replaced
+# worker, or worker RSS growing over 10 % from minute 2. A full-length run adds itself to
+# BENCHMARKS.md ("Soak") and bench/results/. Knobs: bench/README.md.
+soak: install
+	bench/run --soak
+
 # docker-up: the compose stack of the original (needs a Docker engine and a .env).
 docker-up:
 	@test -f .env || { echo "No .env: cp .env.example .env, then set SECRET_KEY and POSTGRES_PASSWORD." >&2; exit 1; }
 	docker compose up -d
+
+# docker-scaled: the `scaled` profile: migrations once, REPLICAS instances of the backend, nginx
+# in front of them on :8080 (deploy/nginx/storefront.conf). The plain `backend` is not started.
+REPLICAS ?= 3
+docker-scaled:
+	@test -f .env || { echo "No .env: cp .env.example .env, then set SECRET_KEY and POSTGRES_PASSWORD." >&2; exit 1; }
+	docker compose --profile scaled up -d --scale backend-scaled=$(REPLICAS) nginx
 
 # clean: remove the venv, the local database and caches.
 clean:

@@ -29,8 +29,19 @@ class LoadSettings:
     pgbench_warmup_seconds: float = 3
 
 
-def wrk(url: str, pool: Path, settings: LoadSettings, seconds: float, count: bool) -> dict:
-    """Run wrk over `pool` for `seconds`; its done() summary, with latencies in ms."""
+def wrk(
+    url: str,
+    pool: Path,
+    settings: LoadSettings,
+    seconds: float,
+    count: bool,
+    script: Path = LUA,
+    script_args: tuple[str, ...] = (),
+) -> dict:
+    """Run wrk over `pool` for `seconds`; its done() summary, with latencies in ms.
+
+    `script` is pool.lua or one built on it (paced.lua, which takes a rate in `script_args`).
+    """
     command = [
         "wrk",
         f"-t{settings.threads}",
@@ -38,10 +49,11 @@ def wrk(url: str, pool: Path, settings: LoadSettings, seconds: float, count: boo
         f"-d{max(1, round(seconds))}s",
         f"--timeout={settings.timeout_seconds}s",
         "-s",
-        str(LUA),
+        str(script),
         url,
         "--",
         str(pool),
+        *script_args,
         *(["count"] if count else []),
     ]
     limit = seconds + settings.timeout_seconds + 30

@@ -126,6 +126,114 @@ def test_backend_migrates_before_gunicorn(compose):
     assert runs_migrations_then_gunicorn(compose["services"]["backend"]["command"])
 
 
+# The `scaled` profile: nginx (deploy/nginx/storefront.conf) in front of backend replicas.
+NGINX_CONFIG = ROOT / "deploy" / "nginx" / "storefront.conf"
+SCALED = ("migrate", "backend-scaled", "nginx")
+
+
+@pytest.fixture(scope="module")
+def nginx_directives():
+    """The shipped nginx config as {directive: [arguments of each occurrence]}."""
+    text = re.sub(r"#[^\n]*", "", NGINX_CONFIG.read_text())
+    directives = {}
+    for statement in re.split(r"[;{}]", text):
+        words = statement.split()
+        if words:
+            directives.setdefault(words[0], []).append(words[1:])
+    return directives
+
+
+def test_scaled_profile_is_optional(compose):
+    """migrate, backend-scaled and nginx run only with `--profile scaled`; the rest always."""
+    for name, service in compose["services"].items():
+        assert service.get("profiles", []) == (["scaled"] if name in SCALED else [])
+
+
+def test_scaled_backend_is_backend_without_a_published_port(compose):
+    """backend-scaled is the same image, settings and database as backend, publishes no port
+    (replicas would fight over it), trusts one proxy, and serves once migrations have run."""
+    backend, scaled = compose["services"]["backend"], compose["services"]["backend-scaled"]
+    for key in ("build", "env_file", "restart", "stop_grace_period"):
+        assert scaled[key] == backend[key], key
+    assert scaled["environment"] == {**backend["environment"], "TRUSTED_PROXIES": "1"}
+    assert not scaled.get("ports")
+    assert command_text(scaled["command"]) == SERVE
+    assert scaled["depends_on"]["pg"]["condition"] == "service_healthy"
+    assert scaled["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert scaled["deploy"]["replicas"] >= 2
+
+
+def test_migrations_run_once_before_the_replicas(compose):
+    """migrate is a one-shot (never restarted) that upgrades the database the replicas use."""
+    backend, migrate = compose["services"]["backend"], compose["services"]["migrate"]
+    assert command_text(migrate["command"]) == UPGRADE
+    assert migrate["restart"] == "no"
+    assert migrate["environment"] == backend["environment"]
+    assert migrate["depends_on"]["pg"]["condition"] == "service_healthy"
+    assert not migrate.get("ports")
+
+
+def test_nginx_service_mounts_the_shipped_config(compose, nginx_directives):
+    """nginx (the official image) waits for healthy replicas, serves the shipped config in
+    place of the image's default server, and publishes the port that config listens on."""
+    nginx = compose["services"]["nginx"]
+    assert nginx["image"].split(":")[0] == "nginx"
+    assert nginx["depends_on"]["backend-scaled"]["condition"] == "service_healthy"
+    assert "./deploy/nginx/storefront.conf:/etc/nginx/conf.d/default.conf:ro" in nginx["volumes"]
+    (listen,) = nginx_directives["listen"]
+    assert [f"8080:{listen[0]}"] == nginx["ports"]
+
+
+def test_nginx_upstream_is_the_scaled_service(compose, nginx_directives):
+    """The upstream is backend-scaled on gunicorn's port, and every request goes to it."""
+    # `server` is also the block that listens: that one has no arguments.
+    (server,) = [arguments for arguments in nginx_directives["server"] if arguments]
+    host, _, port = server[0].partition(":")
+    assert host == "backend-scaled" and host in compose["services"]
+    assert gunicorn_settings()["bind"].endswith(f":{port}")
+    (upstream,) = nginx_directives["upstream"]
+    assert nginx_directives["proxy_pass"] == [[f"http://{upstream[0]}"]]
+
+
+def test_nginx_sets_the_forwarded_headers(nginx_directives):
+    """X-Forwarded-For/-Proto/-Host and the request id reach the app (TRUSTED_PROXIES=1)."""
+    headers = {name.lower(): value for name, value in nginx_directives["proxy_set_header"]}
+    assert headers["x-forwarded-for"] == "$proxy_add_x_forwarded_for"
+    assert headers["x-forwarded-proto"] == "$scheme"
+    assert headers["x-forwarded-host"] == headers["host"] == "$host"
+    assert headers["x-request-id"] == "$request_id"
+
+
+def test_nginx_retries_only_what_is_safe(nginx_directives):
+    """A failed instance's GETs go to another one; never a POST (no non_idempotent), never the
+    app's own 503 (the database is down for every instance)."""
+    (retry,) = nginx_directives["proxy_next_upstream"]
+    assert {"error", "timeout"} <= set(retry)
+    assert "non_idempotent" not in retry and "http_503" not in retry
+    assert int(nginx_directives["proxy_next_upstream_tries"][0][0]) >= 2
+
+
+def test_nginx_lets_keepalive_and_bodies_through(nginx_directives, env_example):
+    """nginx drops idle upstream connections before gunicorn does, and passes bodies up to
+    MAX_BULK_BYTES (the app answers larger ones itself, as problem+json)."""
+    settings = gunicorn_settings()
+    (timeout,) = nginx_directives["keepalive_timeout"]
+    assert int(timeout[0].rstrip("s")) < settings["keepalive"]
+    assert nginx_directives["proxy_http_version"] == [["1.1"]]
+    (size,) = nginx_directives["client_max_body_size"]
+    assert int(size[0].rstrip("m")) * 1024 * 1024 >= int(env_example["MAX_BULK_BYTES"])
+    (read_timeout,) = nginx_directives["proxy_read_timeout"]
+    assert int(read_timeout[0].rstrip("s")) > settings["timeout"]
+
+
+def test_makefile_docker_scaled_mirrors_the_profile():
+    """`make docker-scaled` starts nginx with the scaled profile and the replicas it asks for."""
+    (command,) = [line for line in make_recipe("docker-scaled") if line.startswith("docker")]
+    assert command.startswith("docker compose --profile scaled up -d")
+    assert "--scale backend-scaled=$(REPLICAS)" in command
+    assert command.split()[-1] == "nginx"
+
+
 def test_compose_variables_are_in_env_example(env_example):
     """Every ${VAR} that compose interpolates is defined in .env.example."""
     text = (ROOT / "docker-compose.yml").read_text()
@@ -225,6 +333,12 @@ def test_ci_runs_lint_and_tests():
     ]
     assert "make test" in commands
     assert "make lint" in commands
+
+
+@pytest.mark.parametrize("package", ["chromium", "nginx-light"])
+def test_ci_installs_what_the_live_tests_need(package):
+    """.ci/run installs the browser and nginx when missing (the tests skip without them)."""
+    assert re.search(rf"apt_install {package}$", (ROOT / ".ci" / "run").read_text(), re.M)
 
 
 @pytest.mark.parametrize("script", [".ci/run", "scripts/throwaway-pg", "scripts/run-tests"])
