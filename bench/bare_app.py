@@ -76,7 +76,8 @@ POOL = ConnectionPool(
     max_size=int(os.environ.get("BENCH_BARE_POOL", "4")),
     kwargs={
         "autocommit": True,
-        "options": "-c statement_timeout=5000 -c lock_timeout=5000 -c jit=off",
+        "options": "-c statement_timeout=5000 -c lock_timeout=5000 -c jit=off"
+        " -c max_parallel_workers_per_gather=0",
     },
     open=True,
 )

@@ -123,7 +123,7 @@ def pgbench(dsn: str, script: Path, settings: LoadSettings) -> dict:
         dsn,
     ]
     # The app's connections run with JIT off (storefront/__init__.py): so do these.
-    env = {**os.environ, "PGOPTIONS": "-c jit=off"}
+    env = {**os.environ, "PGOPTIONS": "-c jit=off -c max_parallel_workers_per_gather=0"}
     limit = warmup + seconds + 120
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=limit, check=False, env=env

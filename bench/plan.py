@@ -21,6 +21,8 @@ from storefront import counts
 from storefront.extensions import db
 
 EXECUTION_TIME = re.compile(r"Execution Time: ([\d.]+) ms")
+# The session settings the app sets on its connections (storefront/__init__.py).
+APP_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
 
 
 @dataclass
@@ -195,7 +197,7 @@ def cart_ids(dsn: str, tokens: list[str]) -> dict[str, int]:
 def explain(dsn: str, statements: list[str], *, write: bool) -> tuple[str, list[float]]:
     """EXPLAIN (ANALYZE, BUFFERS) of each statement; writes are rolled back."""
     texts, times = [], []
-    with psycopg.connect(dsn, options="-c jit=off") as conn:
+    with psycopg.connect(dsn, options=APP_OPTIONS) as conn:
         for sql in statements:
             plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql).fetchall()
             text = "\n".join(row[0] for row in plan)

@@ -205,3 +205,31 @@ def test_deep_pages_skip_their_offset_inside_an_index(app: Flask, catalog: dict[
     nodes = [(node["Node Type"], node.get("Index Name")) for node in scans(page)]
     assert ("Index Only Scan", "ix_products_price") in nodes, nodes
     assert ("Index Scan", "pk_products") in nodes, nodes
+
+
+def test_app_connections_start_no_parallel_workers(app: Flask, catalog: dict[str, str]) -> None:
+    """Even where a parallel plan looks cheapest, the app's connections plan none (starting
+    workers cost ~8 ms per query, more than a shop query takes); the control shows that this
+    statement would otherwise run in parallel."""
+
+    def node_types(parallel_workers: int | None) -> set[str]:
+        with app.app_context():
+            connection = db.session.connection()
+            for setting in (
+                "parallel_setup_cost = 0",
+                "parallel_tuple_cost = 0",
+                "min_parallel_table_scan_size = 0",
+            ):
+                connection.exec_driver_sql(f"SET LOCAL {setting}")
+            if parallel_workers is not None:
+                connection.exec_driver_sql(
+                    f"SET LOCAL max_parallel_workers_per_gather = {parallel_workers}"
+                )
+            plan = connection.exec_driver_sql(
+                "EXPLAIN (FORMAT JSON) SELECT count(*) FROM products WHERE description LIKE '%%a%%'"
+            ).scalar_one()[0]["Plan"]
+            db.session.rollback()
+        return {node["Node Type"] for node in scans(plan)}
+
+    assert "Gather" in node_types(parallel_workers=2)
+    assert not {"Gather", "Gather Merge"} & node_types(parallel_workers=None)

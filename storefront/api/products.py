@@ -22,6 +22,10 @@ PUBLIC_CACHE = "public, max-age=30"
 
 def _cached(response: Response) -> Response:
     response.headers["Cache-Control"] = PUBLIC_CACHE
+    # The CORS headers depend on the request's Origin (an unlisted one gets none), and
+    # flask-cors says `Vary: Origin` only on some answers: a shared cache could store the
+    # answer to an unlisted Origin and hand it to the real frontend, whose browser blocks it.
+    response.vary.add("Origin")
     response.add_etag()
     return response.make_conditional(request)
 

@@ -601,6 +601,19 @@ def test_product_reads_are_publicly_cacheable(client: FlaskClient, product: dict
         assert again.get_data() == b""
 
 
+def test_cached_reads_are_kept_per_origin(client: FlaskClient, product: dict[str, Any]) -> None:
+    """An answer to an unlisted Origin has no Access-Control-Allow-Origin; a shared cache must
+    not hand that copy to the real frontend (its browser would block it): every cacheable
+    read says `Vary: Origin`."""
+    for path in (f"/api/products/{product['id']}/", "/api/products/", "/api/categories/"):
+        stranger = client.get(path, headers={"Origin": "http://elsewhere.example"})
+        frontend = client.get(path, headers={"Origin": "http://localhost:3000"})
+        assert "Access-Control-Allow-Origin" not in stranger.headers
+        assert frontend.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+        for response in (stranger, frontend, client.get(path)):
+            assert "Origin" in response.headers.get("Vary", ""), (path, response.headers)
+
+
 def test_etag_changes_with_the_product(client: FlaskClient, product: dict[str, Any]) -> None:
     """After a change, the old ETag no longer matches."""
     path = f"/api/products/{product['id']}/"
