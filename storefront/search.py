@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Text,
     and_,
@@ -72,16 +71,17 @@ def prepare(query: SearchQuery, dialect: str) -> SearchQuery:
     if not variants:
         return query
     wanted = set().union(*variants.values())
-    # One array parameter, not ~450 bound values SQLAlchemy would render and psycopg re-parse.
-    known = set(
-        db.session.scalars(
-            select(SearchTerm.term).where(
-                SearchTerm.term == any_(bindparam("wanted", list(wanted), type_=ARRAY(Text)))
-            )
-        )
-    )
+    # One text parameter split by PostgreSQL: not ~600 bound values (SQLAlchemy would render
+    # and psycopg re-parse them), nor an array psycopg dumps element by element (~1 ms).
+    # Words never hold a space: the query is split on everything that is not a letter or digit.
+    known = set(db.session.scalars(_KNOWN_TERMS, {"wanted": " ".join(wanted)}))
     typos = {word: tuple(sorted(found & known)) for word, found in variants.items()}
     return replace(query, typos={word: terms for word, terms in typos.items() if terms})
+
+
+_KNOWN_TERMS = select(SearchTerm.term).where(
+    SearchTerm.term == any_(func.string_to_array(bindparam("wanted", type_=Text), " "))
+)
 
 
 def remember_terms(product_ids: Iterable[int]) -> None:

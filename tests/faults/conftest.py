@@ -211,3 +211,14 @@ def worker_pids(master: int) -> set[int]:
     """The gunicorn master's current child processes."""
     children = Path(f"/proc/{master}/task/{master}/children").read_text()
     return {int(pid) for pid in children.split()}
+
+
+def stock_shop(browser: Browser) -> int:
+    """Put one product in the catalog and in `browser`'s cart; its id."""
+    made = browser.post(
+        "/api/products/bulk", [{"name": "Ручка", "price": 49, "category": "Канцелярия"}], ADMIN
+    )
+    assert made.status == 201, made.text
+    product_id = made.json()[0]["id"]
+    assert browser.post("/api/cart/", {"product_id": product_id}).status == 201
+    return product_id

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import ADMIN, Browser, Cluster, Reply, live_server
+from tests.faults.conftest import Browser, Cluster, Reply, live_server, stock_shop
 
 pytestmark = [pytest.mark.live, pytest.mark.faults, pytest.mark.timeout(120)]
 
@@ -48,12 +48,7 @@ def shop(
     url = cluster.database_url(database)
     with live_server(url, log, workers=WORKERS, threads=THREADS) as (_, port):
         browser = Browser(port)
-        made = browser.post(
-            "/api/products/bulk", [{"name": "Ручка", "price": 49, "category": "Канцелярия"}], ADMIN
-        )
-        assert made.status == 201, made.text
-        product_id = made.json()[0]["id"]
-        assert browser.post("/api/cart/", {"product_id": product_id}).status == 201
+        product_id = stock_shop(browser)
         try:
             yield Shop(port, log, product_id, browser)
         finally:

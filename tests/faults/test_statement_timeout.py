@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from storefront.extensions import db
 from tests.conftest import make_app
-from tests.faults.conftest import ADMIN, Browser, Cluster, Reply, live_server
+from tests.faults.conftest import Browser, Cluster, Reply, live_server, stock_shop
 
 pytestmark = [pytest.mark.live, pytest.mark.faults, pytest.mark.timeout(120)]
 
@@ -47,12 +47,7 @@ def shop(
     settings = {"STATEMENT_TIMEOUT_MS": str(TIMEOUT_MS)}
     with live_server(url, log, workers=WORKERS, threads=THREADS, **settings) as (_, port):
         browser = Browser(port)
-        made = browser.post(
-            "/api/products/bulk", [{"name": "Ручка", "price": 49, "category": "Канцелярия"}], ADMIN
-        )
-        assert made.status == 201, made.text
-        product_id = made.json()[0]["id"]
-        assert browser.post("/api/cart/", {"product_id": product_id}).status == 201
+        product_id = stock_shop(browser)
         yield Shop(port, product_id, browser)
 
 
