@@ -43,6 +43,7 @@ def normalise_database_url(url: str) -> str:
 
 
 MIN_SECRET_KEY_LENGTH = 32
+POOLERS = ("", "pgbouncer")
 # Values that come from examples and tutorials, not from a random generator (case-insensitive
 # substrings): a key holding one of them was typed by a person, whatever its length.
 PLACEHOLDER_MARKERS = (
@@ -148,6 +149,8 @@ def load_settings(instance_path: Path, overrides: dict[str, object]) -> dict[str
         "RATE_LIMIT_STORAGE_URI": os.environ.get("RATE_LIMIT_STORAGE_URI", "").strip()
         or "memory://",
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        # "pgbouncer": connections go through PgBouncer in transaction mode (see README).
+        "DATABASE_POOLER": os.environ.get("DATABASE_POOLER", "").strip().lower(),
     }
     settings.update(overrides)
     if not settings.get("SECRET_KEY"):
@@ -156,6 +159,11 @@ def load_settings(instance_path: Path, overrides: dict[str, object]) -> dict[str
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         str(settings["SQLALCHEMY_DATABASE_URI"])
     )
+    if settings["DATABASE_POOLER"] not in POOLERS:
+        raise ConfigError(
+            f"DATABASE_POOLER must be empty (a direct connection) or one of "
+            f"{', '.join(p for p in POOLERS if p)}, not {settings['DATABASE_POOLER']!r}"
+        )
     if not 1 <= int(settings["MAX_LINE_QUANTITY"]) <= 99:  # type: ignore[call-overload]
         raise ConfigError("MAX_LINE_QUANTITY must be from 1 to 99 (the schema allows 99)")
     return settings
