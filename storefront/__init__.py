@@ -60,22 +60,20 @@ def _engine_options(app: Flask) -> dict[str, Any]:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgresql"):
         timeout = int(app.config["STATEMENT_TIMEOUT_MS"])
-        connect_args: dict[str, Any] = {
-            "connect_timeout": 5,
-            # JIT compiles big plans for 50+ ms; shop queries are short, so it only costs.
-            # Parallel workers take ~8 ms to start, for a search that then runs in 1 ms,
-            # and under concurrent requests there are no idle cores for them anyway.
-            "options": (
-                f"-c statement_timeout={timeout} -c lock_timeout={timeout} -c jit=off"
-                " -c max_parallel_workers_per_gather=0"
-            ),
-        }
+        connect_args: dict[str, Any] = {"connect_timeout": 5}
         if app.config["DATABASE_POOLER"] == "pgbouncer":
             # Transaction pooling shares server connections between clients: PgBouncer refuses
             # the `options` startup parameter (the role carries those settings instead, see
             # README), and a statement prepared on one server connection is missing on the next.
-            del connect_args["options"]
             connect_args["prepare_threshold"] = None
+        else:
+            # JIT compiles big plans for 50+ ms; shop queries are short, so it only costs.
+            # Parallel workers take ~8 ms to start, for a search that then runs in 1 ms,
+            # and under concurrent requests there are no idle cores for them anyway.
+            connect_args["options"] = (
+                f"-c statement_timeout={timeout} -c lock_timeout={timeout} -c jit=off"
+                " -c max_parallel_workers_per_gather=0"
+            )
         return {
             "pool_size": 10,
             "max_overflow": 5,
