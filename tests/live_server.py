@@ -1,4 +1,4 @@
-"""Starting a real gunicorn for tests: a free port, a wait for /healthz, a sure stop."""
+"""Real servers (gunicorn, nginx) for tests: a free port, a wait until ready, a sure stop."""
 
 from __future__ import annotations
 
@@ -24,12 +24,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(
+def live_process(
     command: list[str],
     env: dict[str, str],
     log_path: Path,
     is_ready: Callable[[], bool],
     startup_seconds: float = 20,
+    name: str = "gunicorn",
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run `command` from the repository root until the block ends; fail if it never gets ready.
 
@@ -43,14 +44,14 @@ def gunicorn(
         deadline = time.monotonic() + startup_seconds
         while True:
             if process.poll() is not None:
-                pytest.fail(f"gunicorn exited early:\n{log_path.read_text()}")
+                pytest.fail(f"{name} exited early:\n{log_path.read_text()}")
             try:
                 if is_ready():
                     break
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not answer /healthz:\n{log_path.read_text()}")
+                pytest.fail(f"{name} did not get ready:\n{log_path.read_text()}")
             time.sleep(0.1)
         yield process
     finally:

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import migrate
-from tests.live_server import free_port, gunicorn
+from tests.live_server import free_port, live_process
 
 ROOT = Path(__file__).resolve().parents[2]
 THROWAWAY_PG = ROOT / "scripts" / "throwaway-pg"
@@ -203,7 +203,9 @@ def live_server(
     command += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
     env = app_env(database_url, **settings)
     ready = Browser(port)
-    with gunicorn(command, env, log_path, lambda: ready.get("/healthz").status == 200) as process:
+    with live_process(
+        command, env, log_path, lambda: ready.get("/healthz").status == 200
+    ) as process:
         yield process, port
 
 
@@ -213,12 +215,25 @@ def worker_pids(master: int) -> set[int]:
     return {int(pid) for pid in children.split()}
 
 
-def stock_shop(browser: Browser) -> int:
-    """Put one product in the catalog and in `browser`'s cart; its id."""
-    made = browser.post(
-        "/api/products/bulk", [{"name": "Ручка", "price": 49, "category": "Канцелярия"}], ADMIN
-    )
-    assert made.status == 201, made.text
-    product_id = made.json()[0]["id"]
-    assert browser.post("/api/cart/", {"product_id": product_id}).status == 201
-    return product_id
+@dataclass
+class Shop:
+    """A live app with one product, which is also in `browser`'s cart."""
+
+    port: int
+    log: Path
+    product_id: int
+    browser: Browser
+
+
+@contextmanager
+def stocked_shop(database_url: str, log_path: Path, **options: Any) -> Iterator[Shop]:
+    """`live_server(database_url, log_path, **options)` with a product and a cart in it."""
+    with live_server(database_url, log_path, **options) as (_, port):
+        browser = Browser(port)
+        made = browser.post(
+            "/api/products/bulk", [{"name": "Ручка", "price": 49, "category": "Канцелярия"}], ADMIN
+        )
+        assert made.status == 201, made.text
+        product_id = made.json()[0]["id"]
+        assert browser.post("/api/cart/", {"product_id": product_id}).status == 201
+        yield Shop(port, log_path, product_id, browser)

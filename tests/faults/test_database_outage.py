@@ -6,12 +6,10 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import Browser, Cluster, Reply, live_server, stock_shop
+from tests.faults.conftest import Browser, Cluster, Reply, Shop, stocked_shop
 
 pytestmark = [pytest.mark.live, pytest.mark.faults, pytest.mark.timeout(120)]
 
@@ -29,16 +27,6 @@ QUICK_SECONDS = 4.5
 LEAKS = ("Traceback", "OperationalError", "psycopg", "sqlalchemy", "SELECT", 'File "')
 
 
-@dataclass
-class Shop:
-    """The live app and what was made in it before the database went away."""
-
-    port: int
-    log: Path
-    product_id: int
-    browser: Browser
-
-
 @pytest.fixture(scope="module")
 def shop(
     cluster: Cluster, database: str, tmp_path_factory: pytest.TempPathFactory
@@ -46,11 +34,9 @@ def shop(
     """A live gunicorn with a product and a cart; PostgreSQL is running again afterwards."""
     log = tmp_path_factory.mktemp("outage") / "gunicorn.log"
     url = cluster.database_url(database)
-    with live_server(url, log, workers=WORKERS, threads=THREADS) as (_, port):
-        browser = Browser(port)
-        product_id = stock_shop(browser)
+    with stocked_shop(url, log, workers=WORKERS, threads=THREADS) as shop:
         try:
-            yield Shop(port, log, product_id, browser)
+            yield shop
         finally:
             if not (cluster.directory / "data" / "postmaster.pid").exists():
                 cluster.start()

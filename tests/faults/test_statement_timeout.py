@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 from flask import Flask
@@ -16,7 +15,7 @@ from sqlalchemy import text
 
 from storefront.extensions import db
 from tests.conftest import make_app
-from tests.faults.conftest import Browser, Cluster, Reply, live_server, stock_shop
+from tests.faults.conftest import Browser, Cluster, Reply, Shop, stocked_shop
 
 pytestmark = [pytest.mark.live, pytest.mark.faults, pytest.mark.timeout(120)]
 
@@ -28,15 +27,6 @@ HOLD_SECONDS = 10
 WORKERS, THREADS = 2, 2
 
 
-@dataclass
-class Shop:
-    """The live app with a product and a cart in it."""
-
-    port: int
-    product_id: int
-    browser: Browser
-
-
 @pytest.fixture(scope="module")
 def shop(
     cluster: Cluster, database: str, tmp_path_factory: pytest.TempPathFactory
@@ -45,10 +35,8 @@ def shop(
     log = tmp_path_factory.mktemp("timeout") / "gunicorn.log"
     url = cluster.database_url(database)
     settings = {"STATEMENT_TIMEOUT_MS": str(TIMEOUT_MS)}
-    with live_server(url, log, workers=WORKERS, threads=THREADS, **settings) as (_, port):
-        browser = Browser(port)
-        product_id = stock_shop(browser)
-        yield Shop(port, product_id, browser)
+    with stocked_shop(url, log, workers=WORKERS, threads=THREADS, **settings) as shop:
+        yield shop
 
 
 def assert_timed_out(reply: Reply, problem: bool = True) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import migrate, postgres_url, private_postgres
-from tests.live_server import free_port, gunicorn
+from tests.live_server import free_port, live_process
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
@@ -75,7 +75,7 @@ def live_server(fuzz_database: str, tmp_path_factory: pytest.TempPathFactory) ->
     command += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
     log_path = tmp_path_factory.mktemp("fuzz-gunicorn") / "gunicorn.log"
     base_url = f"http://127.0.0.1:{port}"
-    with gunicorn(command, env, log_path, lambda: http("GET", f"{base_url}/healthz")[0] == 200):
+    with live_process(command, env, log_path, lambda: http("GET", f"{base_url}/healthz")[0] == 200):
         yield base_url
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import empty_tables
-from tests.live_server import free_port, gunicorn
+from tests.live_server import free_port, live_process
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
 
@@ -140,7 +140,7 @@ def server(postgres: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     command = [GUNICORN, "-k", "gthread", "-w", "4", "--threads", "4"]
     command += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
     log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    with gunicorn(command, env, log_path, lambda: send(port, "GET", "/healthz").status == 200):
+    with live_process(command, env, log_path, lambda: send(port, "GET", "/healthz").status == 200):
         yield port
 
 

@@ -31,7 +31,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import empty_tables
-from tests.live_server import ROOT, free_port, gunicorn
+from tests.live_server import ROOT, free_port, live_process
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
 if not NGINX:
@@ -149,7 +149,7 @@ def serving(database: str, port: int, log: Path) -> Iterator[Instance]:
     def ready() -> bool:
         return Shopper().send(port, "GET", "/healthz").status == 200
 
-    with gunicorn(command, env, log, ready) as process:
+    with live_process(command, env, log, ready) as process:
         instance.process = process
         yield instance
 
@@ -201,32 +201,19 @@ http {{
 }}
 """
     (prefix / "nginx.conf").write_text(main)
-    log = prefix / "stderr.log"
     command = [NGINX, "-p", str(prefix), "-e", str(prefix / "error.log")]
     command += ["-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(command, stderr=stderr, start_new_session=True)
+
+    def ready() -> bool:
+        return Shopper().send(port, "GET", "/healthz").status == 200
+
+    # nginx writes why it exits to stderr as well as to its error log.
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            if process.poll() is not None:
-                # It writes why to stderr as well as to its error log.
-                pytest.fail(f"nginx exited:\n{log.read_text()}")
-            try:
-                if Shopper().send(port, "GET", "/healthz").status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "nginx did not answer /healthz"
-            time.sleep(0.05)
-        yield Nginx(port, prefix / "error.log")
+        with live_process(
+            command, dict(os.environ), prefix / "stderr.log", ready, TIMEOUT, "nginx"
+        ):
+            yield Nginx(port, prefix / "error.log")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
         shutil.rmtree(prefix, ignore_errors=True)
 
 
