@@ -149,7 +149,7 @@ def load_settings(instance_path: Path, overrides: dict[str, object]) -> dict[str
         "RATE_LIMIT_STORAGE_URI": os.environ.get("RATE_LIMIT_STORAGE_URI", "").strip()
         or "memory://",
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
-        # "pgbouncer": connections go through PgBouncer in transaction mode (see README).
+        # "pgbouncer": connections go through PgBouncer in transaction mode (see docs/deploying.md).
         "DATABASE_POOLER": os.environ.get("DATABASE_POOLER", "").strip().lower(),
     }
     settings.update(overrides)

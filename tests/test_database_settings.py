@@ -47,7 +47,7 @@ def test_direct_connections_bring_their_settings(own_database: str) -> None:
 def test_through_pgbouncer_the_database_carries_them(own_database: str) -> None:
     """DATABASE_POOLER=pgbouncer sends no startup `options` (PgBouncer refuses them) and
     prepares nothing on the server; the settings come from the role or database, as the
-    README says to set them."""
+    docs/deploying.md says to set them."""
     admin = create_engine(own_database, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         name = connection.exec_driver_sql("SELECT current_database()").scalar_one()
