@@ -12,7 +12,7 @@ if config.config_file_name:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 # Alembic cannot compare generated-column expressions and warns on each; the search vectors
-# are generated on PostgreSQL and plain on SQLite by design (see storefront/models.py).
+# are generated on PostgreSQL and plain on SQLite by design (see storefront/models/catalog.py).
 warnings.filterwarnings("ignore", message=r"Computed default on products\.search_")
 
 target_db = current_app.extensions["migrate"].db

@@ -23,7 +23,16 @@ from storefront import create_app
 from storefront.config import normalise_database_url
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
-TABLES = ("cart_items", "carts", "products", "categories")
+TABLES = (
+    "outbox",
+    "idempotency_keys",
+    "order_lines",
+    "orders",
+    "cart_items",
+    "carts",
+    "products",
+    "categories",
+)
 BACKENDS = ("postgresql", "sqlite")
 
 

@@ -1,4 +1,4 @@
-"""The schema: categories, products and session carts, constraints included."""
+"""The catalog: categories, products and the search vocabulary."""
 
 from __future__ import annotations
 
@@ -15,15 +15,14 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
-    UniqueConstraint,
     event,
     func,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import textfold
-from .extensions import db
+from .. import textfold
+from ..extensions import db
 
 # Search vectors: generated tsvector columns on PostgreSQL; on SQLite plain columns left NULL
 # (SQLite search reads `search_text` only). Alembic cannot compare generated expressions and
@@ -72,6 +71,7 @@ class Product(db.Model):
         CheckConstraint("price > 0 AND price <= 1000000000", name="price_range"),
         CheckConstraint("length(name) BETWEEN 1 AND 200", name="name_length"),
         CheckConstraint("length(description) <= 5000", name="description_length"),
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
         Index("ix_products_category_price", "category_id", "price", "id"),
         Index("ix_products_category_name", "category_id", "name_key", "id"),
         Index("ix_products_price", "price", "id"),
@@ -94,6 +94,8 @@ class Product(db.Model):
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     image: Mapped[str | None] = mapped_column(String(2000))
+    # Units on hand; None when the shop does not track this product's stock (always available).
+    stock: Mapped[int | None] = mapped_column(Integer)
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # Derived from name and description by `_fill_search_columns` (and the bulk loaders).
@@ -115,37 +117,6 @@ class SearchTerm(db.Model):
     __tablename__ = "search_terms"
 
     term: Mapped[str] = mapped_column(Text, primary_key=True)
-
-
-class Cart(db.Model):
-    """A shopper's cart, found by the random token in their session cookie."""
-
-    __tablename__ = "carts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    token: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
-
-
-class CartItem(db.Model):
-    """One product line in a cart; quantity limits live in the schema too."""
-
-    __tablename__ = "cart_items"
-    __table_args__ = (
-        UniqueConstraint("cart_id", "product_id"),
-        CheckConstraint("quantity BETWEEN 1 AND 99", name="quantity_range"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
-    product_id: Mapped[int] = mapped_column(
-        ForeignKey("products.id", ondelete="CASCADE"), index=True
-    )
-    quantity: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 @event.listens_for(Category, "before_insert")

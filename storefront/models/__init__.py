@@ -1,0 +1,22 @@
+"""The schema, one module per part of the shop; constraints live in the schema too.
+
+Every model is imported here, so `db.metadata` (and with it the migrations) knows them all.
+"""
+
+from .carts import Cart, CartItem
+from .catalog import Category, Product, SearchTerm
+from .idempotency import IdempotencyKey
+from .mail import OutboxMessage
+from .orders import Order, OrderLine
+
+__all__ = [
+    "Cart",
+    "CartItem",
+    "Category",
+    "IdempotencyKey",
+    "Order",
+    "OrderLine",
+    "OutboxMessage",
+    "Product",
+    "SearchTerm",
+]
