@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,21 @@ def _bool(name: str, default: bool) -> bool:
     if not raw:
         return default
     return raw in {"1", "true", "yes", "on"}
+
+
+def _money(name: str, default: str) -> Decimal:
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as exc:
+        raise ConfigError(f"{name} must be an amount such as 300 or 299.90, got {raw!r}") from exc
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise ConfigError(f"{name} must be an amount of at least 0 with at most 2 decimals")
+    return value
+
+
+def _text(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
 
 
 def _list(name: str) -> list[str]:
@@ -151,6 +167,17 @@ def load_settings(instance_path: Path, overrides: dict[str, object]) -> dict[str
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         # "pgbouncer": connections go through PgBouncer in transaction mode (see docs/deploying.md).
         "DATABASE_POOLER": os.environ.get("DATABASE_POOLER", "").strip().lower(),
+        # Checkout: the courier's fee, and the cart total from which courier delivery is free.
+        "DELIVERY_FEE": _money("DELIVERY_FEE", "300"),
+        "FREE_DELIVERY_FROM": _money("FREE_DELIVERY_FROM", "5000"),
+        # Bank details shown on the order page and in the mail of an order paid by invoice.
+        "SHOP_PAYMENT_DETAILS": _text("SHOP_PAYMENT_DETAILS"),
+        # Mail: where order mails to the shop go (none when empty), the site's address for links
+        # in mails, the SMTP server (empty: .eml files under instance/mail/) and the sender.
+        "SHOP_EMAIL": _text("SHOP_EMAIL") or None,
+        "SHOP_BASE_URL": _text("SHOP_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "MAIL_URL": _text("MAIL_URL") or None,
+        "MAIL_FROM": _text("MAIL_FROM", "Storefront <shop@localhost>"),
     }
     settings.update(overrides)
     if not settings.get("SECRET_KEY"):
