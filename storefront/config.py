@@ -178,6 +178,8 @@ def load_settings(instance_path: Path, overrides: dict[str, object]) -> dict[str
         "SHOP_BASE_URL": _text("SHOP_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "MAIL_URL": _text("MAIL_URL") or None,
         "MAIL_FROM": _text("MAIL_FROM", "Storefront <shop@localhost>"),
+        # Times shown to shoppers (order pages, mails) are in the shop's time zone.
+        "BABEL_DEFAULT_TIMEZONE": _text("SHOP_TIMEZONE", "Europe/Moscow"),
     }
     settings.update(overrides)
     if not settings.get("SECRET_KEY"):

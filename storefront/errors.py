@@ -27,17 +27,40 @@ class ApiError(Exception):
         *,
         errors: Iterable[Mapping[str, object]] | None = None,
         headers: Mapping[str, str] | None = None,
+        code: str | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.errors = list(errors) if errors is not None else None
         self.headers = dict(headers or {})
+        # The machine-readable `code` (checkout, orders, account) and members beyond RFC 9457's.
+        self.code = code
+        self.extra = dict(extra or {})
 
 
 def validation_error(errors: Iterable[Mapping[str, object]]) -> ApiError:
     """A 422 listing each bad value with its location."""
     return ApiError(422, "Some values are invalid; see errors.", errors=errors)
+
+
+# Under these paths every problem carries a machine-readable `code`: its own, or by status.
+CODED_PREFIXES = ("/api/checkout", "/api/orders", "/api/account")
+GENERIC_CODES = {
+    400: "malformed_json",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
 
 
 def problem(
@@ -46,6 +69,8 @@ def problem(
     *,
     errors: list[Mapping[str, object]] | None = None,
     headers: Mapping[str, str] | None = None,
+    code: str | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> Response:
     """A problem+json response."""
     body: dict[str, object] = {
@@ -54,8 +79,13 @@ def problem(
         "status": status,
         "detail": detail,
     }
+    if code is None and request.path.startswith(CODED_PREFIXES):
+        code = GENERIC_CODES.get(status, "error")
+    if code is not None:
+        body["code"] = code
     if errors is not None:
         body["errors"] = errors
+    body.update(extra or {})
     response = current_app.json.response(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
@@ -147,7 +177,14 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
-        return problem(error.status, error.detail, errors=error.errors, headers=error.headers)
+        return problem(
+            error.status,
+            error.detail,
+            errors=error.errors,
+            headers=error.headers,
+            code=error.code,
+            extra=error.extra,
+        )
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Response:

@@ -107,19 +107,29 @@ def parse_filters(args: QueryArgs, count_cap: int, *, page: int | None = None) -
         sort = "relevance" if "search" in values and sort is None else "name"
     values["sort"] = sort
 
-    limit = _clean(args.get("limit"))
-    if limit is not None:
-        try:
-            values["limit"] = _int_in(limit, 1, MAX_LIMIT)
-        except ValueError as exc:
-            issues.append(Issue(("query", "limit"), str(exc)))
-    offset = _clean(args.get("offset"))
+    values["limit"], values["offset"], paging_issues = read_limit_offset(args, count_cap)
     if page is not None:
-        values["offset"] = min((page - 1) * int(values.get("limit", DEFAULT_LIMIT)), count_cap)
-    elif offset is not None:
-        try:
-            values["offset"] = _int_in(offset, 0, count_cap)
-        except ValueError as exc:
-            issues.append(Issue(("query", "offset"), str(exc)))
+        values["offset"] = min((page - 1) * int(values["limit"]), count_cap)
+        paging_issues = [issue for issue in paging_issues if issue.loc[1] != "offset"]
+    issues += paging_issues
 
     return ProductFilters(**values, issues=tuple(issues))  # type: ignore[arg-type]
+
+
+def read_limit_offset(args: QueryArgs, count_cap: int) -> tuple[int, int, list[Issue]]:
+    """`limit` (1–100, default 20) and `offset` (0–count_cap, default 0) of a list request."""
+    limit, offset, issues = DEFAULT_LIMIT, 0, []
+    for key, low, high in (("limit", 1, MAX_LIMIT), ("offset", 0, count_cap)):
+        raw = _clean(args.get(key))
+        if raw is None:
+            continue
+        try:
+            number = _int_in(raw, low, high)
+        except ValueError as exc:
+            issues.append(Issue(("query", key), str(exc)))
+            continue
+        if key == "limit":
+            limit = number
+        else:
+            offset = number
+    return limit, offset, issues

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, session
 
-from . import cart
+from . import cart, checkout
 
 SESSION_KEY = "cart"
 
@@ -31,3 +31,11 @@ def limits() -> cart.CartLimits:
     """The configured cart limits."""
     config = current_app.config
     return cart.CartLimits(config["MAX_LINE_QUANTITY"], config["MAX_CART_LINES"])
+
+
+def pricing() -> checkout.Pricing:
+    """The configured delivery terms and currency."""
+    config = current_app.config
+    return checkout.Pricing(
+        config["DELIVERY_FEE"], config["FREE_DELIVERY_FROM"], config["STORE_CURRENCY"]
+    )

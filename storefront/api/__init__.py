@@ -30,6 +30,6 @@ def guard_writes() -> None:
         raise ApiError(415, "Send the request body as application/json.")
 
 
-from . import cart, docs, products  # noqa: E402  (the modules attach their routes to bp)
+from . import cart, checkout, docs, orders, products  # noqa: E402  (they attach their routes)
 
-__all__ = ["bp", "cart", "docs", "products"]
+__all__ = ["bp", "cart", "checkout", "docs", "orders", "products"]

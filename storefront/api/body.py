@@ -65,12 +65,17 @@ def pydantic_issues(error: ValidationError, prefix: str) -> list[dict[str, objec
 
 def parse_body(schema: type[M] | TypeAdapter[Any]) -> Any:
     """Read the JSON body and validate it with `schema` (a model or a TypeAdapter)."""
+    return parse_body_with_raw(schema)[0]
+
+
+def parse_body_with_raw(schema: type[M] | TypeAdapter[Any]) -> tuple[Any, Any]:
+    """The validated body and the parsed JSON it came from (for fingerprints)."""
     data = read_json()
     if data is _NO_BODY:
         raise validation_error([{"loc": ["body"], "msg": "a JSON body is required"}])
     try:
         if isinstance(schema, TypeAdapter):
-            return schema.validate_python(data)
-        return schema.model_validate(data)
+            return schema.validate_python(data), data
+        return schema.model_validate(data), data
     except ValidationError as exc:
         raise validation_error(pydantic_issues(exc, "body")) from exc

@@ -6,7 +6,9 @@ from typing import Any
 
 from ..cart import CartView
 from ..catalog import CategoryView, ProductPage, ProductView
+from ..checkout import DELIVERY_TITLES, PAYMENT_TITLES, Quote
 from ..money import plain
+from ..orders import OrderPage, OrderView
 
 
 def product_json(product: ProductView) -> dict[str, Any]:
@@ -56,4 +58,60 @@ def cart_json(view: CartView, currency: str) -> dict[str, Any]:
         "total_quantity": view.total_quantity,
         "total_price": plain(view.total_price),
         "currency": currency,
+    }
+
+
+def quote_json(quote: Quote, currency: str) -> dict[str, Any]:
+    """What a frontend needs to show the checkout: the cart, delivery and payment methods."""
+    return {
+        "cart": cart_json(quote.cart, currency),
+        "delivery": [
+            {"method": method, "title": str(DELIVERY_TITLES[method]), "fee": plain(fee)}
+            for method, fee in quote.fees.items()
+        ],
+        "payment": [
+            {"method": method, "title": str(title)} for method, title in PAYMENT_TITLES.items()
+        ],
+    }
+
+
+def order_json(order: OrderView) -> dict[str, Any]:
+    """The contract's `Order`."""
+    return {
+        "number": order.number,
+        "status": order.status,
+        "created_at": order.created_at.isoformat(timespec="seconds"),
+        "email": order.email,
+        "name": order.name,
+        "phone": order.phone,
+        "delivery": {
+            "method": order.delivery_method,
+            "address": order.address,
+            "fee": plain(order.delivery_fee),
+        },
+        "payment": {"method": order.payment_method},
+        "comment": order.comment,
+        "items": [
+            {
+                "product_id": line.product_id,
+                "name": line.name,
+                "unit_price": plain(line.unit_price),
+                "quantity": line.quantity,
+                "line_total": plain(line.line_total),
+            }
+            for line in order.items
+        ],
+        "subtotal": plain(order.subtotal),
+        "total": plain(order.total),
+        "currency": order.currency,
+    }
+
+
+def order_page_json(page: OrderPage) -> dict[str, Any]:
+    """A page of orders."""
+    return {
+        "items": [order_json(order) for order in page.items],
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
     }

@@ -6,8 +6,15 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
-from . import cart, catalog, htmx, layout  # noqa: E402  (the modules attach their routes to bp)
+from . import (  # noqa: E402  (the modules attach their routes to bp)
+    cart,
+    catalog,
+    checkout,
+    htmx,
+    layout,
+    orders,
+)
 
 bp.after_request(htmx.html_is_private)
 
-__all__ = ["bp", "cart", "catalog", "htmx", "layout"]
+__all__ = ["bp", "cart", "catalog", "checkout", "htmx", "layout", "orders"]

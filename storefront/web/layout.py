@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale
 from babel.numbers import format_decimal, get_currency_symbol, parse_pattern
 from flask import current_app
-from flask_babel import get_locale
+from flask_babel import format_datetime, get_locale
 
 from ..cart import get_cart
 from ..session_cart import current_token
@@ -28,6 +29,12 @@ def format_money(value: Decimal, currency: str | None = None) -> str:
     pattern = WHOLE_AMOUNT if value == value.to_integral_value() else WITH_CENTS
     currency = currency or current_app.config["STORE_CURRENCY"]
     return pattern.apply(value, get_locale(), currency=currency, currency_digits=False)
+
+
+@bp.app_template_filter("datetime")
+def format_moment(value: datetime) -> str:
+    """A moment for people: date and time in the shop's time zone and the interface's locale."""
+    return format_datetime(value, "medium")
 
 
 @bp.app_template_filter("count")
