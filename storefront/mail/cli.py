@@ -52,8 +52,7 @@ def send_command() -> None:
 @with_appcontext
 def worker_command(poll: float) -> None:
     """Keep delivering mail until SIGTERM or SIGINT (then finish the mail being sent, exit 0)."""
-    click.echo(f"Mail: {_where()}")
-    worker.run(poll, click.echo)
+    worker.run(poll, _where(), click.echo)
 
 
 @mail_group.command("status")

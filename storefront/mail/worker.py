@@ -114,8 +114,8 @@ def seconds_to_wait(poll: float) -> float:
     return min(poll, max(0.0, (due - outbox.utcnow()).total_seconds()))
 
 
-def run(poll: float, say: Callable[[str], None]) -> None:
-    """Deliver and wait until SIGTERM or SIGINT (needs an app context)."""
+def run(poll: float, where: str, say: Callable[[str], None]) -> None:
+    """Deliver and wait until SIGTERM or SIGINT (needs an app context); `where` mail goes."""
     stop = threading.Event()
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:
@@ -126,7 +126,7 @@ def run(poll: float, say: Callable[[str], None]) -> None:
     waiter: Listener | Sleeper = Listener() if can_listen() else Sleeper()
     if isinstance(waiter, Listener):
         waiter.listen()  # before the first pass, so no mail slips between the two
-    say(f"Mail worker started: {waiter.description}, at most every {poll:g} s.")
+    say(f"Mail worker started: mail {where}; {waiter.description}, at most every {poll:g} s.")
     while not stop.is_set():
         wait = poll
         try:

@@ -18,7 +18,7 @@ from flask import Flask
 from storefront.extensions import db
 from storefront.mail import messages, outbox
 from tests.live_server import live_process
-from tests.mail.conftest import SHOP_FROM, SmtpServer, make_order, wait_until
+from tests.mail.conftest import SHOP_FROM, SmtpServer, app_on, make_order, wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(90)]
 
@@ -67,7 +67,9 @@ def test_worker_delivers_new_mail_at_once_and_stops_on_sigterm(
     log = tmp_path / "worker.log"
     env = worker_env(tmp_path, database_url, MAIL_URL=smtp.url)
     with running_worker(env, log, poll) as process:
-        assert f"Mail: sent through smtp://127.0.0.1:{smtp.port}" in log.read_text()
+        started = f"Mail worker started: mail sent through smtp://127.0.0.1:{smtp.port}; "
+        expected = "woken by NOTIFY outbox" if backend == "postgresql" else "polling"
+        assert f"{started}{expected}, at most every {poll:g} s." in log.read_text()
         for number in ("FIRST-1", "SECOND-2"):
             with smtp_app.app_context():
                 outbox.enqueue(messages.order_placed(make_order(number=number)))
@@ -121,3 +123,24 @@ def test_worker_refuses_a_bad_mail_url(database_url: str, tmp_path: Path) -> Non
     assert done.returncode != 0
     assert "MAIL_URL" in done.stderr
     assert "hunter2" not in done.stdout + done.stderr
+
+
+def test_worker_waits_for_the_database_to_be_migrated(
+    smtp: SmtpServer, backend: str, tmp_path: Path
+) -> None:
+    """Started before the migrations (compose starts it beside backend), the worker logs and
+    waits; once the schema is there, it delivers."""
+    if backend != "sqlite":
+        pytest.skip("the same loop on both; an empty SQLite file is the cheapest new database")
+    from tests.conftest import migrate
+
+    url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    log = tmp_path / "worker.log"
+    with running_worker(worker_env(tmp_path, url, MAIL_URL=smtp.url), log, 0.2) as process:
+        assert wait_until(lambda: "the database failed" in log.read_text(), 10), log.read_text()
+        migrate(url)
+        with app_on(url) as app, app.app_context():
+            outbox.enqueue(messages.order_placed(make_order()))
+            db.session.commit()
+            assert wait_until(lambda: len(smtp.received) == 1, 10), log.read_text()
+        stop(process, log)
