@@ -42,8 +42,13 @@ PAYMENT_TITLES = {
 MAILED_STATUSES = frozenset({"confirmed", "shipped", "cancelled"})
 
 
-def render(kind: str, recipient: str, locale: str, subject: Any, **context: Any) -> Mail:
-    """Render `mail/KIND.txt` and `mail/KIND.html` and the (lazy) subject in `locale`."""
+def render(
+    kind: str, recipient: str, locale: str, subject: str | LazyString, **context: Any
+) -> Mail:
+    """Render `mail/KIND.txt` and `mail/KIND.html` and the (lazy) subject in `locale`.
+
+    A new mail (say `password_reset`) is its two templates and a function that calls this.
+    """
     with force_locale(locale):
         # Lazy strings count as safe HTML in Jinja; made plain here, they are escaped like any
         # other text (their variables may be typed by people).

@@ -115,10 +115,12 @@ def build_message(row: Claimed, mail_from: str, *, eight_bit: bool = True) -> Em
 
 
 class SmtpTransport:
-    """One SMTP connection for a pass, opened at the first mail, reopened after a drop.
+    """One SMTP connection for a pass, opened at the first mail.
 
-    When the server cannot be reached at all, the rest of the pass fails at once with the
-    same error instead of waiting out a timeout for every mail.
+    Once the server fails the session itself (unreachable, a timeout, a dropped connection,
+    refused credentials), the rest of the pass fails at once with that error instead of
+    waiting out a timeout for every mail: a pass takes at most one timeout, well inside the
+    lease of its rows. A refusal of one mail (MAIL, RCPT, DATA) leaves the session usable.
     """
 
     def __init__(self, settings: SmtpSettings, mail_from: str) -> None:
@@ -168,21 +170,17 @@ class SmtpTransport:
         """Hand the mail to the server; returns once the server accepted it."""
         if self.unreachable is not None:
             raise ConnectionError(f"not tried, the server failed this pass: {self.unreachable}")
-        if self.smtp is None:
-            try:
-                self.smtp = self._connect()
-            except (OSError, smtplib.SMTPException) as exc:
-                self.unreachable = f"{type(exc).__name__}: {exc}"
-                raise
-        eight_bit = self.smtp.has_extn("8bitmime")
-        message = build_message(row, self.mail_from, eight_bit=eight_bit)
-        options = ["BODY=8BITMIME"] if eight_bit else []
         try:
-            self.smtp.send_message(message, mail_options=options)
+            if self.smtp is None:
+                self.smtp = self._connect()
+            eight_bit = self.smtp.has_extn("8bitmime")
+            message = build_message(row, self.mail_from, eight_bit=eight_bit)
+            self.smtp.send_message(message, mail_options=["BODY=8BITMIME"] if eight_bit else [])
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
             # Refusals of this one mail: smtplib has reset the session, the connection serves on.
             raise
-        except BaseException:
+        except (OSError, smtplib.SMTPException) as exc:
+            self.unreachable = f"{type(exc).__name__}: {exc}"
             self._drop()
             raise
 
