@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 SEED_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install install-dev run test lint fmt migrate seed docker-up docker-scaled clean screenshots translations bench bench-smoke soak
+.PHONY: help venv install install-dev run test lint fmt migrate seed docker-up docker-scaled docker-mail clean screenshots translations bench bench-smoke soak
 
 # help: list the targets.
 help:
@@ -29,6 +29,7 @@ help:
 	@echo "make soak       10 minutes of mixed load at half the measured capacity (SOAK_SECONDS)"
 	@echo "make docker-up  docker compose up -d (PostgreSQL + gunicorn on :8000)"
 	@echo "make docker-scaled  compose's scaled profile: nginx on :8080 before REPLICAS=3 instances"
+	@echo "make docker-mail  the stack with Mailpit catching every mail (http://127.0.0.1:8025)"
 	@echo "make clean      remove .venv, instance/ and caches"
 
 # venv: create the virtualenv once.
@@ -50,6 +51,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run migrate seed: export STOREFRONT_ENV ?= development
 
 # run: migrate, seed the demo catalog into an empty database, serve with the Flask dev server.
+# The mail worker runs beside the server and stops with it (a bad MAIL_URL stops `make run`
+# before either starts).
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed --if-empty
@@ -57,6 +60,7 @@ run: install
 	@echo "Shop:  http://$(RUN_HOST):$(RUN_PORT)/"
 	@echo "API:   http://$(RUN_HOST):$(RUN_PORT)/api/products/"
 	@echo "Docs:  http://$(RUN_HOST):$(RUN_PORT)/api/docs"
+	@$(FLASK) mail where
 	@if [ -n "$$STOREFRONT_ADMIN_TOKEN" ]; then \
 		echo "Admin writes: enabled (Authorization: Bearer \$$STOREFRONT_ADMIN_TOKEN)"; \
 	else \
@@ -65,7 +69,9 @@ run: install
 		echo "  make run"; \
 	fi
 	@echo
-	exec $(FLASK) run --host $(RUN_HOST) --port $(RUN_PORT)
+	$(FLASK) mail worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(FLASK) run --host $(RUN_HOST) --port $(RUN_PORT)
 
 # test: the whole suite; every database test runs on PostgreSQL and SQLite.
 test: install-dev
@@ -132,6 +138,12 @@ REPLICAS ?= 3
 docker-scaled:
 	@test -f .env || { echo "No .env: cp .env.example .env, then set SECRET_KEY and POSTGRES_PASSWORD." >&2; exit 1; }
 	docker compose --profile scaled up -d --scale backend-scaled=$(REPLICAS) nginx
+
+# docker-mail: the stack plus Mailpit (compose's `mail` profile), with the mailer sending to it:
+# every mail lands in Mailpit's web UI on http://127.0.0.1:8025 (SMTP on 127.0.0.1:1025).
+docker-mail:
+	@test -f .env || { echo "No .env: cp .env.example .env, then set SECRET_KEY and POSTGRES_PASSWORD." >&2; exit 1; }
+	MAIL_URL=smtp://mailpit:1025 docker compose --profile mail up -d
 
 # clean: remove the venv, the local database and caches.
 clean:

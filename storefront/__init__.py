@@ -154,7 +154,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """`flask seed`, `flask carts purge`."""
+    """`flask seed`, `flask carts purge`, `flask mail …`."""
     from .cli import register
 
     register(app)

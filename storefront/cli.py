@@ -1,4 +1,4 @@
-"""Command line: `flask --app storefront seed …` and `flask --app storefront carts purge`."""
+"""Command line: `flask --app storefront seed …`, `… carts purge` and `… mail …`."""
 
 from __future__ import annotations
 
@@ -106,5 +106,8 @@ def purge_command(older_than: str) -> None:
 
 def register(app: Flask) -> None:
     """Attach the commands to `app.cli`."""
+    from .mail.cli import mail_group
+
     app.cli.add_command(seed_command)
     app.cli.add_command(carts_group)
+    app.cli.add_command(mail_group)

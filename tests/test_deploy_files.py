@@ -144,9 +144,11 @@ def nginx_directives():
 
 
 def test_scaled_profile_is_optional(compose):
-    """migrate, backend-scaled and nginx run only with `--profile scaled`; the rest always."""
+    """migrate, backend-scaled and nginx run only with `--profile scaled`, Mailpit only with
+    `--profile mail`; the rest always."""
     for name, service in compose["services"].items():
-        assert service.get("profiles", []) == (["scaled"] if name in SCALED else [])
+        expected = ["scaled"] if name in SCALED else ["mail"] if name == "mailpit" else []
+        assert service.get("profiles", []) == expected, name
 
 
 def test_scaled_backend_is_backend_without_a_published_port(compose):
@@ -232,6 +234,51 @@ def test_makefile_docker_scaled_mirrors_the_profile():
     assert command.startswith("docker compose --profile scaled up -d")
     assert "--scale backend-scaled=$(REPLICAS)" in command
     assert command.split()[-1] == "nginx"
+
+
+WORKER = "flask --app storefront mail worker"
+
+
+def test_mailer_is_backend_running_the_mail_worker(compose):
+    """mailer: backend's image, settings and database, the worker instead of gunicorn, no port,
+    no HTTP health check; MAIL_URL from .env unless the shell sets it."""
+    backend, mailer = compose["services"]["backend"], compose["services"]["mailer"]
+    for key in ("build", "env_file", "restart", "stop_grace_period"):
+        assert mailer[key] == backend[key], key
+    assert mailer["environment"] == {**backend["environment"], "MAIL_URL": "${MAIL_URL:-}"}
+    assert command_text(mailer["command"]) == WORKER
+    assert mailer["depends_on"]["pg"]["condition"] == "service_healthy"
+    assert not mailer.get("ports")
+    assert mailer["healthcheck"] == {"disable": True}
+    # Longer than one SMTP exchange can take, so SIGTERM lets the mail being sent finish.
+    assert int(mailer["stop_grace_period"].rstrip("s")) > 20
+
+
+def test_mailpit_catches_mail_in_development_only(compose):
+    """Mailpit (profile `mail`) shows its web UI and takes SMTP on 127.0.0.1 only."""
+    mailpit = compose["services"]["mailpit"]
+    assert mailpit["image"].split(":")[0] == "axllent/mailpit"
+    assert sorted(mailpit["ports"]) == ["127.0.0.1:1025:1025", "127.0.0.1:8025:8025"]
+
+
+def test_makefile_docker_mail_mirrors_the_profile(compose):
+    """`make docker-mail` starts the `mail` profile with the mailer sending to Mailpit's SMTP."""
+    (command,) = [line for line in make_recipe("docker-mail") if "docker compose" in line]
+    assert command == "MAIL_URL=smtp://mailpit:1025 docker compose --profile mail up -d"
+    smtp_ports = [port.rsplit(":", 1)[1] for port in compose["services"]["mailpit"]["ports"]]
+    assert "1025" in smtp_ports
+
+
+def test_makefile_run_serves_with_the_mail_worker_beside_it():
+    """`make run` says where mail goes, starts the worker in the background before the server,
+    and stops it when the server stops."""
+    recipe = make_recipe("run")
+    where = next(i for i, line in enumerate(recipe) if "mail where" in line)
+    worker = next(i for i, line in enumerate(recipe) if "mail worker &" in line)
+    serve = next(i for i, line in enumerate(recipe) if re.search(r"\brun --host\b", line))
+    assert where < worker < serve
+    shell = " ".join(recipe[worker : serve + 1])
+    assert "worker=$$!" in shell and "trap 'kill $$worker" in shell and "EXIT" in shell
 
 
 def test_compose_variables_are_in_env_example(env_example):

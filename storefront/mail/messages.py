@@ -1,0 +1,120 @@
+"""Mails rendered from templates/mail/: a subject, a plain-text part and an HTML part.
+
+Each mail is rendered in the language of the person it is for (the order's locale for the
+shopper, the shop's default locale for the shop) with Flask-Babel's `force_locale`, so the
+`_()` in the templates and the `money` filter follow it. `KIND.html` is autoescaped (names,
+addresses and comments are typed by shoppers); `KIND.txt` is not, being plain text.
+Rendering needs an app context, nothing else: no request, no database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+from ..orders import OrderView
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """A rendered mail for one recipient; `kind` names its templates (`mail/KIND.txt`, …)."""
+
+    kind: str
+    recipient: str
+    subject: str
+    text: str
+    html: str
+
+
+# What shoppers read for each method (the same msgids as the checkout page's).
+DELIVERY_TITLES = {"pickup": _l("Самовывоз из магазина"), "courier": _l("Доставка курьером")}
+PAYMENT_TITLES = {
+    "on_delivery": _l("Оплата при получении (наличными или картой)"),
+    "invoice": _l("Счёт на оплату (банковский перевод)"),
+}
+# The statuses the shopper is told about (order_status_changed); the others send nothing.
+MAILED_STATUSES = frozenset({"confirmed", "shipped", "cancelled"})
+
+
+def render(
+    kind: str, recipient: str, locale: str, subject: str | LazyString, **context: Any
+) -> Mail:
+    """Render `mail/KIND.txt` and `mail/KIND.html` and the (lazy) subject in `locale`.
+
+    A new mail (say `password_reset`) is its two templates and a function that calls this.
+    """
+    with force_locale(locale):
+        # Lazy strings count as safe HTML in Jinja; made plain here, they are escaped like any
+        # other text (their variables may be typed by people).
+        context = {k: str(v) if isinstance(v, LazyString) else v for k, v in context.items()}
+        context["subject"] = str(subject)
+        text = render_template(f"mail/{kind}.txt", **context)
+        html = render_template(f"mail/{kind}.html", **context)
+        return Mail(kind, recipient, context["subject"], text.strip() + "\n", html)
+
+
+def order_link(order: OrderView) -> str:
+    """The order page with its access key: opens the order without the session."""
+    base = current_app.config["SHOP_BASE_URL"]
+    return f"{base}/orders/{quote(order.number, safe='')}?key={quote(order.access_key, safe='')}"
+
+
+def _order_context(order: OrderView) -> dict[str, Any]:
+    invoice = order.payment_method == "invoice"
+    return {
+        "order": order,
+        "link": order_link(order),
+        "delivery_title": DELIVERY_TITLES.get(order.delivery_method, order.delivery_method),
+        "payment_title": PAYMENT_TITLES.get(order.payment_method, order.payment_method),
+        "payment_details": current_app.config["SHOP_PAYMENT_DETAILS"] if invoice else "",
+    }
+
+
+def order_placed(order: OrderView) -> list[Mail]:
+    """The shopper's confirmation of a new order and, when SHOP_EMAIL is set, the shop's copy."""
+    context = _order_context(order)
+    subject = _l("Заказ %(number)s принят", number=order.number)
+    mails = [render("order_placed", order.email, order.locale, subject, **context)]
+    shop_email = current_app.config.get("SHOP_EMAIL")
+    if shop_email:
+        shop_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+        shop_subject = _l("Новый заказ %(number)s", number=order.number)
+        mails.append(render("order_placed_shop", shop_email, shop_locale, shop_subject, **context))
+    return mails
+
+
+def order_status_changed(order: OrderView) -> list[Mail]:
+    """The shopper's mail about the order's new status (confirmed, shipped, cancelled), if any."""
+    if order.status not in MAILED_STATUSES:
+        return []
+    number = order.number
+    subject, happened = {
+        "confirmed": (
+            _l("Заказ %(number)s подтверждён", number=number),
+            _l("Мы подтвердили ваш заказ %(number)s и собираем его.", number=number),
+        ),
+        "shipped": (
+            _l("Заказ %(number)s отправлен", number=number),
+            _l("Ваш заказ %(number)s передан курьеру.", number=number),
+        )
+        if order.delivery_method == "courier"
+        else (
+            _l("Заказ %(number)s готов к выдаче", number=number),
+            _l("Ваш заказ %(number)s готов, его можно забрать в магазине.", number=number),
+        ),
+        "cancelled": (
+            _l("Заказ %(number)s отменён", number=number),
+            _l(
+                "Ваш заказ %(number)s отменён. Если вы уже оплатили его, мы вернём деньги.",
+                number=number,
+            ),
+        ),
+    }[order.status]
+    context = _order_context(order) | {"happened": happened}
+    return [render("order_status", order.email, order.locale, subject, **context)]
