@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, insert, select, text, update
 
 from . import cart, orders
@@ -33,12 +32,6 @@ _item = CartItem.__table__
 _order = Order.__table__
 _line = OrderLine.__table__
 
-# What shoppers read for each method, in the interface's language.
-DELIVERY_TITLES = {"pickup": _l("Самовывоз из магазина"), "courier": _l("Доставка курьером")}
-PAYMENT_TITLES = {
-    "on_delivery": _l("Оплата при получении (наличными или картой)"),
-    "invoice": _l("Счёт на оплату (банковский перевод)"),
-}
 # Order numbers are read over the phone: no 0/O, 1/I/L.
 NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 NUMBER_ATTEMPTS = 5

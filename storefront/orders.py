@@ -21,6 +21,12 @@ STATUS_TITLES = {
     "delivered": _l("Получен"),
     "cancelled": _l("Отменён"),
 }
+# What shoppers read for each delivery and payment method.
+DELIVERY_TITLES = {"pickup": _l("Самовывоз из магазина"), "courier": _l("Доставка курьером")}
+PAYMENT_TITLES = {
+    "on_delivery": _l("Оплата при получении (наличными или картой)"),
+    "invoice": _l("Счёт на оплату (банковский перевод)"),
+}
 # Which status may follow which (the contract's pipeline); anything else is refused.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"confirmed", "cancelled"}),

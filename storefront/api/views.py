@@ -6,9 +6,9 @@ from typing import Any
 
 from ..cart import CartView
 from ..catalog import CategoryView, ProductPage, ProductView
-from ..checkout import DELIVERY_TITLES, PAYMENT_TITLES, Quote
+from ..checkout import Quote
 from ..money import plain
-from ..orders import OrderPage, OrderView
+from ..orders import DELIVERY_TITLES, PAYMENT_TITLES, OrderPage, OrderView
 
 
 def product_json(product: ProductView) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from ..orders import OrderView
+from ..orders import DELIVERY_TITLES, PAYMENT_TITLES, OrderView
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +32,6 @@ class Mail:
     html: str
 
 
-# What shoppers read for each method (the same msgids as the checkout page's).
-DELIVERY_TITLES = {"pickup": _l("Самовывоз из магазина"), "courier": _l("Доставка курьером")}
-PAYMENT_TITLES = {
-    "on_delivery": _l("Оплата при получении (наличными или картой)"),
-    "invoice": _l("Счёт на оплату (банковский перевод)"),
-}
 # The statuses the shopper is told about (order_status_changed); the others send nothing.
 MAILED_STATUSES = frozenset({"confirmed", "shipped", "cancelled"})
 

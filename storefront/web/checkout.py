@@ -21,10 +21,10 @@ from flask_babel import lazy_gettext as _l
 from pydantic import ValidationError
 
 from .. import checkout, idempotency
-from ..checkout import DELIVERY_TITLES, PAYMENT_TITLES
 from ..checkout_schemas import CheckoutIn, delivery_address, parse_amount
 from ..extensions import db
 from ..models.orders import DELIVERY_METHODS, PAYMENT_METHODS
+from ..orders import DELIVERY_TITLES, PAYMENT_TITLES
 from ..ratelimit import CART, rate_limited
 from ..session_cart import current_token, pricing
 from . import bp

@@ -9,8 +9,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from .. import orders
-from ..checkout import DELIVERY_TITLES, PAYMENT_TITLES
 from ..extensions import db
+from ..orders import DELIVERY_TITLES, PAYMENT_TITLES
 from ..ratelimit import CART, rate_limited
 from ..session_cart import current_token
 from . import bp
