@@ -122,3 +122,35 @@ def test_the_watch_sees_violations_with_javascript_off(nojs_page: Page, watch) -
     with pytest.raises(AssertionError, match="Applying inline style violates"):
         watch.check()
     watch.errors.clear()
+
+
+# What browser extensions (dark themes, password managers, translators) and DevTools do to a
+# page: set inline styles through the CSSOM, which a CSP allows, on its elements, new ones too.
+STYLE_LIKE_AN_EXTENSION = """
+const mark = () => document.querySelectorAll("[id]").forEach((element) => {
+  element.style.setProperty("--extension-mark", "1");
+});
+document.addEventListener("DOMContentLoaded", mark);
+document.addEventListener("htmx:afterSettle", mark);
+"""
+
+
+def test_swaps_keep_the_console_clean_when_the_browser_styles_the_page(page: Page, watch) -> None:
+    """htmx's settle step re-set such styles with setAttribute, which the CSP blocks: the
+    console showed "Applying inline style violates ... 'style-src 'self''" after every swap."""
+    page.add_init_script(STYLE_LIKE_AN_EXTENSION)
+    goto(page, "/")
+    expect(page.locator(TITLES)).to_have_count(20)
+    assert page.evaluate("document.querySelectorAll('[style]').length") > 10
+
+    page.locator("#search").fill("мышь")
+    expect(page.locator(TITLES)).to_have_text(["Беспроводная мышь"])
+    page.get_by_role("button", name=re.compile("В корзину")).click()
+    expect(page.locator("#cart-count")).to_contain_text("1")
+    page.go_back()
+    expect(page.locator(TITLES)).to_have_count(20)
+
+    goto(page, "/cart")
+    page.get_by_role("button", name="Увеличить количество: Беспроводная мышь").click()
+    expect(page.locator("#cart-count")).to_contain_text("2")
+    watch.check()
