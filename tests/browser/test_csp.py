@@ -154,3 +154,28 @@ def test_swaps_keep_the_console_clean_when_the_browser_styles_the_page(page: Pag
     page.get_by_role("button", name="Увеличить количество: Беспроводная мышь").click()
     expect(page.locator("#cart-count")).to_contain_text("2")
     watch.check()
+
+
+def test_a_resized_comment_box_keeps_the_console_clean_when_checkout_answers(
+    page: Page, watch
+) -> None:
+    """No extension needed: Chromium itself writes `style="height: …"` on a textarea the
+    shopper resizes, and the checkout form comes back through htmx when a field needs fixing."""
+    goto(page, "/?search=мышь")
+    page.get_by_role("button", name=re.compile("В корзину")).click()
+    expect(page.locator("#cart-count")).to_contain_text("1")
+    goto(page, "/checkout")
+    comment = page.get_by_label("Комментарий к заказу")
+    comment.scroll_into_view_if_needed()
+    box = comment.bounding_box()
+    assert box is not None
+    # Drag the resize handle in the bottom right corner 80 px down.
+    page.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] - 3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] + 80, steps=5)
+    page.mouse.up()
+    assert "height" in (comment.get_attribute("style") or ""), "the box was not resized"
+
+    page.get_by_role("button", name="Подтвердить заказ").click()
+    expect(page.get_by_label("Электронная почта")).to_have_attribute("aria-invalid", "true")
+    watch.check()
