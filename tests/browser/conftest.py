@@ -37,9 +37,9 @@ PHONE = {"width": 375, "height": 740}
 # Runs in every document of a watched context before the page's own scripts; Playwright injects
 # it and the binding it calls outside the page's CSP. The console names a violation only in
 # words; this event also says which directive, element and script, and after what. Listening on
-# the window in the capture phase sees every violation: those fired at an element in the page
-# and those fired at the document (an element not in it, a blocked load). Pages with JavaScript
-# off run no script at all: for them the console message is the only record.
+# the window in the capture phase sees every violation: those fired at an element of the page
+# and those fired at the document (for an element not in the page). Pages with JavaScript off
+# run no script at all: for them the console message is the only record.
 RECORD_VIOLATIONS = """
 (() => {
   const readable = (url) => { try { return decodeURI(url); } catch { return url; } };
