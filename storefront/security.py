@@ -5,7 +5,8 @@ error pages and problem+json alike); a view that sets one of these headers itsel
 
 - Pages and static files: scripts and styles only from our own origin, so no inline `<script>`,
   no `on…=` handler, no `style=` attribute and no `<style>` runs (htmx is configured through a
-  `<meta name="htmx-config">`, with its indicator styles off). Product images may be absolute
+  `<meta name="htmx-config">`, with its indicator styles off and `style` left out of the
+  attributes its settle step copies with `setAttribute`). Product images may be absolute
   http(s) URLs (the contract allows them), so `img-src` lets those through.
 - `/api/docs` (Swagger UI): the same, plus `img-src data:` for the icons its stylesheet embeds.
   Its set-up lives in `static/js/swagger-init.js`, so it needs no script hash; React sets its

@@ -22,6 +22,9 @@ from sqlalchemy.exc import ProgrammingError
 from storefront import create_app
 from storefront.config import normalise_database_url
 
+# The last line of scripts/run-tests: which suites were skipped for want of a system tool.
+pytest_plugins = ["tests.missing_tools"]
+
 ADMIN_TOKEN = "test-admin-token-0123456789"
 TABLES = (
     "outbox",

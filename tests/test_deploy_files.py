@@ -382,13 +382,17 @@ def test_ci_runs_lint_and_tests():
     assert "make lint" in commands
 
 
-@pytest.mark.parametrize("package", ["chromium", "nginx-light"])
+@pytest.mark.parametrize("package", ["postgresql-15", "chromium", "nginx-light"])
 def test_ci_installs_what_the_live_tests_need(package):
-    """.ci/run installs the browser and nginx when missing (the tests skip without them)."""
-    assert re.search(rf"apt_install {package}$", (ROOT / ".ci" / "run").read_text(), re.M)
+    """.ci/run installs PostgreSQL, the browser and nginx when missing (through test-deps, the
+    script `make test` uses too; the browser and nginx tests skip without them)."""
+    assert re.search(r"^scripts/test-deps$", (ROOT / ".ci" / "run").read_text(), re.M)
+    assert re.search(rf"\) echo {package} ;;$", (ROOT / "scripts" / "test-deps").read_text(), re.M)
 
 
-@pytest.mark.parametrize("script", [".ci/run", "scripts/throwaway-pg", "scripts/run-tests"])
+@pytest.mark.parametrize(
+    "script", [".ci/run", "scripts/throwaway-pg", "scripts/run-tests", "scripts/test-deps"]
+)
 def test_scripts_are_executable_bash(script):
     """The shell scripts are executable and parse with `bash -n`."""
     path = ROOT / script
