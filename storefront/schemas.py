@@ -19,12 +19,14 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 from .money import PRICE_PATTERN, parse_price
 
 MAX_ID = 2_147_483_647
 MAX_BULK_ITEMS = 1000
+
+
+IMAGE_MAX_LENGTH = 2000
 
 
 def _clean_text(value: str) -> str:
@@ -37,9 +39,15 @@ def _clean_text(value: str) -> str:
     return value
 
 
-def _image(value: str | None) -> str | None:
+def _image(value: object) -> str | None:
+    """An image URL or path; None for null or "" (no image)."""
     if value is None or value == "":
         return None
+    if not isinstance(value, str):
+        raise ValueError("must be a string or null")
+    if len(value) > IMAGE_MAX_LENGTH:
+        raise ValueError(f"must be at most {IMAGE_MAX_LENGTH} characters")
+    _clean_text(value)
     if any(ch.isspace() or ord(ch) < 32 for ch in value):
         raise ValueError("must be a URL without spaces")
     # "//host" and "/\host" are other sites: browsers read a backslash there as a slash.
@@ -64,13 +72,13 @@ def _text(min_length: int, max_length: int) -> Any:
 Name = _text(1, 200)
 Description = _text(0, 5000)
 CategoryName = _text(1, 100)
+# One validator that takes None too: a `str | None` union would report each of its members.
 Image = Annotated[
     str | None,
-    Field(max_length=2000, strict=True),
-    AfterValidator(_image),
+    PlainValidator(_image),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "string", "maxLength": 2000}, {"type": "null"}],
+            "anyOf": [{"type": "string", "maxLength": IMAGE_MAX_LENGTH}, {"type": "null"}],
             "description": "An absolute http(s) URL or a path starting with /.",
         }
     ),
@@ -139,18 +147,22 @@ def _drop_default(schema: dict[str, Any]) -> None:
 
 
 def _not_sent() -> Any:
-    """A PATCH field's default: None for "not sent", left out of the schema, which refuses null."""
+    """A PATCH field's default: None for "not sent", never validated and left out of the schema.
+
+    The field keeps its plain type (no `| None`): a union would make pydantic report an error
+    for each of its members, with the members' names in `loc`.
+    """
     return Field(default=None, json_schema_extra=_drop_default)
 
 
 class ProductPatch(_Body):
     """A partial update: only the fields sent change."""
 
-    name: Name | SkipJsonSchema[None] = _not_sent()
-    description: Description | SkipJsonSchema[None] = _not_sent()
-    price: PriceIn | SkipJsonSchema[None] = _not_sent()
-    category: CategoryName | SkipJsonSchema[None] = _not_sent()
-    image: Image = None
+    name: Name = _not_sent()
+    description: Description = _not_sent()
+    price: PriceIn = _not_sent()
+    category: CategoryName = _not_sent()
+    image: Image = _not_sent()
 
     @field_validator("name", "description", "price", "category", mode="before")
     @classmethod
