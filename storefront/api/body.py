@@ -127,7 +127,10 @@ def parse_body(schema: type[M] | TypeAdapter[Any]) -> Any:
     """Read the JSON body and validate it with `schema` (a model or a TypeAdapter)."""
     data = read_json()
     if data is _NO_BODY:
-        raise validation_error([{"loc": ["body"], "msg": "a JSON body is required"}])
+        if request.mimetype == "application/json":
+            # Declared JSON but empty (Content-Length: 0 too): not JSON at all, so malformed.
+            raise ApiError(400, "The request body is empty; an empty body is not JSON.")
+        raise validation_error([{"loc": ["body"], "msg": "is required: send a JSON body"}])
     try:
         if isinstance(schema, TypeAdapter):
             return schema.validate_python(data)

@@ -1,6 +1,7 @@
-"""What the OpenAPI fuzzing (tests/fuzz) found, kept as plain tests on both databases.
+"""What the OpenAPI fuzzing (tests/fuzz) and other checks from outside found, kept as plain
+tests on both databases.
 
-Each test names the fuzzing case it comes from; see tests/fuzz/test_openapi_fuzz.py.
+Each test names the case it comes from; see tests/fuzz/test_openapi_fuzz.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.factories import create_product
+from tests.factories import AUTH, create_product
 
 CART = "/api/cart/"
 
@@ -120,3 +121,62 @@ def test_long_query_reaches_the_app_fine(client: FlaskClient) -> None:
     )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["total"] == 0
+
+
+# --- an empty body declared as JSON -------------------------------------------------------------
+# `POST /api/cart/` with `Content-Type: application/json` and an empty body answered 422 "a JSON
+# body is required". An empty body is not JSON: the contract's "unparsable JSON -> 400" applies,
+# for every endpoint that takes a body. Without a Content-Type, a missing body stays a 422 at
+# `["body"]` (nothing was sent that could be malformed), and a DELETE needs no body at all.
+
+BODY_ENDPOINTS = [
+    ("POST", "/api/products/"),
+    ("POST", "/api/products/bulk/"),
+    ("PATCH", "/api/products/1/"),
+    ("POST", CART),
+    ("PUT", f"{CART}1/"),
+]
+
+
+def open_raw(client: FlaskClient, method: str, url: str, **environ: str) -> TestResponse:
+    """A request with exactly the CGI variables in `environ` (CONTENT_TYPE, CONTENT_LENGTH...)."""
+    return client.open(url, method=method, headers=AUTH, environ_overrides=environ)
+
+
+@pytest.mark.parametrize(("method", "url"), BODY_ENDPOINTS)
+@pytest.mark.parametrize(
+    "declared",
+    [
+        pytest.param({"CONTENT_LENGTH": "0"}, id="content-length-0"),
+        pytest.param({}, id="no-content-length"),
+        pytest.param({"HTTP_TRANSFER_ENCODING": "chunked"}, id="chunked-nothing"),
+    ],
+)
+def test_empty_json_body_is_400(
+    client: FlaskClient, method: str, url: str, declared: dict[str, str]
+) -> None:
+    """`Content-Type: application/json` with an empty body: 400 problem+json, nothing written."""
+    response = open_raw(client, method, url, CONTENT_TYPE="application/json", **declared)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert "empty" in response.get_json()["detail"]
+    assert client.get("/api/products/").get_json()["total"] == 0
+
+
+@pytest.mark.parametrize(("method", "url"), BODY_ENDPOINTS)
+def test_no_body_and_no_content_type_is_422_at_body(
+    client: FlaskClient, method: str, url: str
+) -> None:
+    """Without a body or a Content-Type, the missing body is a 422 located at `["body"]`."""
+    assert error_locs(open_raw(client, method, url)) == [["body"]]
+
+
+@pytest.mark.parametrize("url", [CART, f"{CART}1/"])
+def test_delete_with_json_content_type_and_no_body_is_fine(client: FlaskClient, url: str) -> None:
+    """A DELETE declaring JSON but sending nothing is still a DELETE without a body."""
+    product = create_product(client)
+    line = client.post(CART, json={"product_id": product["id"]}).get_json()["items"][0]
+    target = f"{CART}{line['id']}/" if url != CART else CART
+    response = open_raw(client, "DELETE", target, CONTENT_TYPE="application/json")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["items"] == []
