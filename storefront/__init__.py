@@ -64,7 +64,8 @@ def _engine_options(app: Flask) -> dict[str, Any]:
         if app.config["DATABASE_POOLER"] == "pgbouncer":
             # Transaction pooling shares server connections between clients: PgBouncer refuses
             # the `options` startup parameter (the role carries those settings instead, see
-            # docs/deploying.md), and a statement prepared on one server connection is missing on the next.
+            # docs/deploying.md), and a statement prepared on one server connection is missing
+            # on the next.
             connect_args["prepare_threshold"] = None
         else:
             # JIT compiles big plans for 50+ ms; shop queries are short, so it only costs.
