@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -14,29 +14,60 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
-    StringConstraints,
     TypeAdapter,
     WithJsonSchema,
     field_validator,
 )
 
-from .money import PRICE_PATTERN, parse_price
+from .money import PRICE_STRING_PATTERN, parse_price
 
 MAX_ID = 2_147_483_647
 MAX_BULK_ITEMS = 1000
 
 
+# What trimming removes: Unicode's White_Space characters, spelled out so that the OpenAPI
+# document's patterns (ECMA-262, where `\s` is another set) mean exactly what the code does.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_WIDE_SPACES = r"\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SPACE = rf"\t\n\x0b\x0c\r {_WIDE_SPACES}"
+# Text without NUL; the second with something besides whitespace.
+TEXT_PATTERN = r"^[^\x00]*$"
+NON_BLANK_TEXT_PATTERN = rf"^[{_SPACE}]*[^\x00{_SPACE}][^\x00]*$"
+# An image: nothing, a path from / (not "//host" or "/\\host": browsers read both as another
+# site), or an absolute http(s) URL with a host; no control character or whitespace anywhere.
+_URL_CHAR = rf"[^\x00-\x20{_WIDE_SPACES}]"
+IMAGE_PATTERN = (
+    rf"^(?:/(?:[^/\\\x00-\x20{_WIDE_SPACES}]{_URL_CHAR}*)?"
+    rf"|[hH][tT][tT][pP][sS]?://[^/?#\x00-\x20{_WIDE_SPACES}]+(?:[/?#]{_URL_CHAR}*)?)?$"
+)
 IMAGE_MAX_LENGTH = 2000
+_IMAGE_RE = re.compile(IMAGE_PATTERN)
 
 
-def _clean_text(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+def _refuse_lone_surrogates(value: str) -> None:
+    """Raise unless `value` can be stored as UTF-8 (a JSON "\\ud800" escape cannot)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("must be valid Unicode text") from exc
-    return value
+
+
+def _clean_text(min_length: int) -> Any:
+    """A validator: no NUL or lone surrogate; trimmed; at least `min_length` characters left."""
+
+    def clean(value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        _refuse_lone_surrogates(value)
+        value = value.strip(WHITESPACE)
+        if len(value) < min_length:
+            raise ValueError("must not be blank")
+        return value
+
+    return clean
 
 
 def _image(value: object) -> str | None:
@@ -47,25 +78,22 @@ def _image(value: object) -> str | None:
         raise ValueError("must be a string or null")
     if len(value) > IMAGE_MAX_LENGTH:
         raise ValueError(f"must be at most {IMAGE_MAX_LENGTH} characters")
-    _clean_text(value)
-    if any(ch.isspace() or ord(ch) < 32 for ch in value):
-        raise ValueError("must be a URL without spaces")
-    # "//host" and "/\host" are other sites: browsers read a backslash there as a slash.
-    if value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ValueError("must be an absolute http(s) URL or a path starting with /")
+    _refuse_lone_surrogates(value)
+    if not _IMAGE_RE.fullmatch(value):
+        raise ValueError("must be an absolute http(s) URL or a path starting with / (no spaces)")
     return value
 
 
 def _text(min_length: int, max_length: int) -> Any:
+    """Text of `min_length` to `max_length` characters as sent, then trimmed; never NUL."""
+    schema: dict[str, Any] = {"type": "string", "maxLength": max_length, "pattern": TEXT_PATTERN}
+    if min_length:
+        schema.update(minLength=min_length, pattern=NON_BLANK_TEXT_PATTERN)
     return Annotated[
         str,
-        StringConstraints(
-            strict=True, strip_whitespace=True, min_length=min_length, max_length=max_length
-        ),
-        AfterValidator(_clean_text),
+        Field(strict=True, min_length=min_length, max_length=max_length),
+        AfterValidator(_clean_text(min_length)),
+        WithJsonSchema(schema),
     ]
 
 
@@ -78,8 +106,11 @@ Image = Annotated[
     PlainValidator(_image),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "string", "maxLength": IMAGE_MAX_LENGTH}, {"type": "null"}],
-            "description": "An absolute http(s) URL or a path starting with /.",
+            "anyOf": [
+                {"type": "string", "maxLength": IMAGE_MAX_LENGTH, "pattern": IMAGE_PATTERN},
+                {"type": "null"},
+            ],
+            "description": 'An absolute http(s) URL or a path from /; null or "" for none.',
         }
     ),
 ]
@@ -89,8 +120,13 @@ PriceIn = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000_000},
-                {"type": "string", "pattern": PRICE_PATTERN},
+                {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 1_000_000_000,
+                    "multipleOf": 0.01,
+                },
+                {"type": "string", "pattern": PRICE_STRING_PATTERN},
             ],
             "description": "Greater than 0, at most 1 000 000 000, at most 2 decimals.",
         }
