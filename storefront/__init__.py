@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from .config import ROOT, load_settings
 from .extensions import babel, cors, csrf, db, migrate
 from .logs import register_logging
+from .routing import register_url_limit
 from .security import register_security
 
 
@@ -30,6 +31,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_settings(Path(app.instance_path), dict(overrides or {})))
     register_logging(app)
     register_security(app)
+    register_url_limit(app)
     register_extensions(app)
     register_blueprints(app)
     register_rate_limits(app)

@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from .. import filters, schemas
 from ..money import BOUND_OR_EMPTY_PATTERN
+from ..routing import MAX_URL_BYTES
 from ..schemas import TEXT_PATTERN
 
 REF = "#/components/schemas/{model}"
@@ -20,14 +21,6 @@ SECURITY_SCHEMES = {
     ADMIN_SCHEME: {"type": "http", "scheme": "bearer", "description": "STOREFRONT_ADMIN_TOKEN"},
 }
 
-# Valid filters (many `category` values, long Cyrillic searches) can make a URL longer than the
-# HTTP server reads (gunicorn: a 4094-byte request line; nginx: 8 KiB). The server refuses it
-# before the app runs, so the body is its own page, not problem+json: documented without one.
-URI_TOO_LONG = {
-    "description": "Query string longer than the HTTP server accepts; answered by the server "
-    "itself (not problem+json). Send fewer or shorter filters."
-}
-
 _PROBLEM_TEXT = {
     400: "Malformed JSON (an empty body declared as JSON included).",
     401: "Missing or wrong admin token.",
@@ -35,6 +28,9 @@ _PROBLEM_TEXT = {
     404: "No such resource.",
     405: "Method not allowed.",
     413: "Body larger than allowed.",
+    414: f"URL longer than {MAX_URL_BYTES} bytes (path and query string as sent). Send fewer or "
+    "shorter filters. (Past the HTTP server's own request-line limit, a little higher, the "
+    "server answers by itself, not with problem+json.)",
     415: "The body is not application/json.",
     422: "Invalid values; `errors` lists each with its location.",
     429: "Too many requests; see Retry-After.",
@@ -86,7 +82,6 @@ def _op(
     tag: str = "products",
     headers: dict[str, Any] | None = None,
     description: str | None = None,
-    other_responses: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One operation; `admin` adds its security and the answers it brings."""
     status, success_text, schema = ok
@@ -98,12 +93,15 @@ def _op(
     if links:
         success["links"] = links
     params = params or []
+    if any(param["in"] == "query" for param in params):
+        # A URL over MAX_URL_BYTES: only filters can make one that long.
+        problems = (*problems, 414)
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": summary,
         "tags": [tag],
         "parameters": params,
-        "responses": {str(status): success, **_problems(*problems), **(other_responses or {})},
+        "responses": {str(status): success, **_problems(*problems)},
     }
     if description:
         operation["description"] = description
@@ -249,7 +247,6 @@ def _paths(count_cap: int) -> dict[str, Any]:
                 (422,),
                 params=_list_params(count_cap),
                 links=_product_links("$response.body#/items/0/id"),
-                other_responses={"414": URI_TOO_LONG},
                 description="Every parameter may be sent empty (`min_price=`, as an HTML form "
                 "does): it then counts as absent. Unknown parameters are ignored.",
             ),

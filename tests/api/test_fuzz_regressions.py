@@ -7,14 +7,17 @@ Each test names the case it comes from; see tests/fuzz/test_openapi_fuzz.py.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from storefront.routing import MAX_URL_BYTES
 from tests.factories import AUTH, create_product
 
 CART = "/api/cart/"
+PROBLEM = "application/problem+json"
 
 
 def send_json(client: FlaskClient, method: str, url: str, text: str) -> TestResponse:
@@ -100,27 +103,48 @@ def test_whole_number_product_id_out_of_range_is_422(client: FlaskClient, spelle
 # --- a URL longer than the HTTP server reads ---------------------------------------------------
 # Schemathesis sent `GET /api/products/` with a dozen long Unicode `category` values: valid per
 # the document, but a request line over gunicorn's 4094 bytes, refused by gunicorn itself with an
-# HTML 414 that the document did not list. The document now lists 414 (without a body: the
-# server, not the app, answers it); the app itself answers such a query normally.
+# HTML 414 that the document did not list. The app now answers every URL over MAX_URL_BYTES
+# itself, with a problem+json 414 the document lists, and the servers' own limits sit above it
+# (tests/test_deploy_files.py); under it, the same kind of query is an ordinary answer.
 
 
 def test_list_documents_uri_too_long(client: FlaskClient) -> None:
-    """GET /api/products/ lists 414, with no promised body; no other operation needs it."""
+    """Operations with query parameters list 414 as problem+json; the limit is in the text."""
     document = client.get("/api/openapi.json").get_json()
-    responses = document["paths"]["/api/products/"]["get"]["responses"]
-    assert "414" in responses
-    assert "content" not in responses["414"]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            has_query = any(param["in"] == "query" for param in operation["parameters"])
+            assert ("414" in operation["responses"]) == has_query, (method, path)
+    response = document["paths"]["/api/products/"]["get"]["responses"]["414"]
+    assert response["content"] == {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert f"{MAX_URL_BYTES} bytes" in response["description"]
 
 
-def test_long_query_reaches_the_app_fine(client: FlaskClient) -> None:
-    """The same kind of query, past any request-line limit, is an ordinary 200 in the app."""
+def test_long_query_under_the_limit_reaches_the_app_fine(client: FlaskClient) -> None:
+    """The same kind of query, just under MAX_URL_BYTES as sent, is an ordinary 200."""
     create_product(client, category="Тест")
-    categories = [("ё" * 98) + str(n) for n in range(12)] + ["тест"]
-    response = client.get(
-        "/api/products/", query_string={"category": categories, "search": "т" * 200}
-    )
+    categories = [("ё" * 98) + str(n) for n in range(10)] + ["тест"]
+    query = urlencode({"category": categories, "search": "т" * 200}, doseq=True)
+    url = f"/api/products/?{query}&pad="
+    url += "x" * (MAX_URL_BYTES - len(url))  # unknown parameters are ignored
+    assert len(url) == MAX_URL_BYTES
+    response = client.get(url)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["total"] == 0
+
+
+@pytest.mark.parametrize("path", ["/api/products/", "/api/cart/", "/"])
+def test_url_over_the_limit_is_414_from_the_app(client: FlaskClient, path: str) -> None:
+    """One byte over MAX_URL_BYTES: 414, problem+json under /api, a page elsewhere."""
+    url = f"{path}?search="
+    url += "x" * (MAX_URL_BYTES + 1 - len(url))
+    response = client.get(url)
+    assert response.status_code == 414
+    if path.startswith("/api/"):
+        assert response.mimetype == PROBLEM
+        assert f"{MAX_URL_BYTES} bytes" in response.get_json()["detail"]
+    else:
+        assert response.mimetype == "text/html"
 
 
 # --- an empty body declared as JSON -------------------------------------------------------------
