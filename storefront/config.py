@@ -10,6 +10,8 @@ from pathlib import Path
 from .filters import DEFAULT_COUNT_CAP
 
 ROOT = Path(__file__).resolve().parent.parent
+# The session cookie, which carries the cart token (and is the API's `cartSession` scheme).
+SESSION_COOKIE_NAME = "storefront_session"
 
 
 class ConfigError(RuntimeError):

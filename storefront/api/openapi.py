@@ -8,6 +8,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from .. import filters, schemas
+from ..config import SESSION_COOKIE_NAME
 from ..money import BOUND_OR_EMPTY_PATTERN
 from ..routing import MAX_URL_BYTES
 from ..schemas import TEXT_PATTERN
@@ -15,10 +16,19 @@ from ..schemas import TEXT_PATTERN
 REF = "#/components/schemas/{model}"
 PROBLEM = "application/problem+json"
 ADMIN_SCHEME = "adminToken"
+SESSION_SCHEME = "cartSession"
 ADMIN = [{ADMIN_SCHEME: []}]
 
 SECURITY_SCHEMES = {
     ADMIN_SCHEME: {"type": "http", "scheme": "bearer", "description": "STOREFRONT_ADMIN_TOKEN"},
+    SESSION_SCHEME: {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE_NAME,
+        "description": "Flask's signed session cookie: it carries the cart token. The server "
+        "sets it on the first change; without it (or with a forged one) a visitor gets a new, "
+        "empty cart.",
+    },
 }
 
 _PROBLEM_TEXT = {
@@ -36,6 +46,15 @@ _PROBLEM_TEXT = {
     429: "Too many requests; see Retry-After.",
     503: "Database unavailable; see Retry-After.",
 }
+
+
+def session_security(*, required: bool = False) -> list[dict[str, list[str]]]:
+    """The `security` of an operation that uses the session cookie.
+
+    Optional by default, as for the cart: `{}` (no cookie at all) is one of the alternatives, since
+    a new visitor simply gets an empty cart (schemathesis' `ignored_auth` then expects no 401).
+    """
+    return [{SESSION_SCHEME: []}] if required else [{}, {SESSION_SCHEME: []}]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -79,11 +98,12 @@ def _op(
     body: dict[str, Any] | None = None,
     params: list[dict[str, Any]] | None = None,
     admin: bool = False,
+    session: bool = False,
     tag: str = "products",
     headers: dict[str, Any] | None = None,
     description: str | None = None,
 ) -> dict[str, Any]:
-    """One operation; `admin` adds its security and the answers it brings."""
+    """One operation; `admin` and `session` add their security and the answers they bring."""
     status, success_text, schema = ok
     success: dict[str, Any] = {"description": success_text}
     if schema is not None:
@@ -107,6 +127,8 @@ def _op(
         operation["description"] = description
     if body is not None:
         operation["requestBody"] = {"required": True, **_json(body)}
+    if session:
+        operation["security"] = session_security()
     if admin:
         operation["security"] = ADMIN
         # Admin writes are rate limited (RATE_LIMITS), like cart writes.
@@ -314,7 +336,9 @@ def _paths(count_cap: int) -> dict[str, Any]:
             ),
         },
         "/api/cart/": {
-            "get": _op("getCart", "The session's cart", (200, "The cart.", cart), tag="cart"),
+            "get": _op(
+                "getCart", "The session's cart", (200, "The cart.", cart), tag="cart", session=True
+            ),
             "post": _op(
                 "addToCart",
                 "Add a product",
@@ -322,6 +346,7 @@ def _paths(count_cap: int) -> dict[str, Any]:
                 (400, 403, 404, 413, 415, 422, 429),
                 body=_ref("CartAdd"),
                 tag="cart",
+                session=True,
                 links=_cart_links(),
                 description="The same product again grows its line. The line's quantity may not "
                 "pass 99 (MAX_LINE_QUANTITY), nor the cart 100 lines (MAX_CART_LINES): 422, and "
@@ -333,6 +358,7 @@ def _paths(count_cap: int) -> dict[str, Any]:
                 (200, "The empty cart.", cart),
                 (403, 415, 429),
                 tag="cart",
+                session=True,
             ),
         },
         "/api/cart/{item_id}/": {
@@ -344,6 +370,7 @@ def _paths(count_cap: int) -> dict[str, Any]:
                 body=_ref("CartUpdate"),
                 params=item,
                 tag="cart",
+                session=True,
                 links=_cart_links(),
                 description="A line of another session (or none) is a 404. The quantity may not "
                 "pass MAX_LINE_QUANTITY (422).",
@@ -355,6 +382,7 @@ def _paths(count_cap: int) -> dict[str, Any]:
                 (403, 404, 415, 429),
                 params=item,
                 tag="cart",
+                session=True,
                 links=_cart_links(),
             ),
         },

@@ -326,6 +326,36 @@ def test_offset_maximum_is_the_servers_count_cap(tmp_path: Path) -> None:
     assert offset["schema"]["maximum"] == 500
 
 
+CART_OPERATIONS = {
+    ("/api/cart/", "GET"),
+    ("/api/cart/", "POST"),
+    ("/api/cart/", "DELETE"),
+    ("/api/cart/{item_id}/", "PUT"),
+    ("/api/cart/{item_id}/", "DELETE"),
+}
+
+
+def test_cart_session_cookie_is_an_optional_security_scheme(document: dict[str, Any]) -> None:
+    """The cart lives in the session cookie: an apiKey in a cookie, optional on cart operations."""
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["cartSession"] == {
+        **schemes["cartSession"],
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "storefront_session",
+    }
+    uses = {
+        key
+        for key, operation in operations(document).items()
+        if any("cartSession" in item for item in operation.get("security", []))
+    }
+    assert uses == CART_OPERATIONS
+    for key in CART_OPERATIONS:
+        # `{}` first: no cookie is fine (a new visitor gets an empty cart), so never a 401.
+        assert operations(document)[key]["security"] == [{}, {"cartSession": []}]
+        assert "401" not in operations(document)[key]["responses"]
+
+
 @pytest.mark.parametrize("field", ["name", "description", "price", "category"])
 def test_patch_schema_refuses_null_like_the_server(document: dict[str, Any], field: str) -> None:
     """The PATCH schema does not offer null for fields whose null the server refuses."""
