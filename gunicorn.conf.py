@@ -53,6 +53,11 @@ timeout = 30
 graceful_timeout = 20
 # Idle keep-alive connections (from a proxy or a load balancer) are closed after this long.
 keepalive = 5
+# The longest request line read (method, URL and HTTP version; gunicorn's default is 4094 and
+# its maximum 8190). The app answers every URL over its own MAX_URL_BYTES (8000, see
+# storefront/routing.py) with a problem+json 414, so up to this line gunicorn's HTML 414 is
+# never seen; past it, gunicorn refuses the request before the app runs.
+limit_request_line = 8190
 # The heartbeat file lives in memory, not on the container's overlay filesystem.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"

@@ -11,9 +11,10 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .config import ROOT, load_settings
+from .config import ROOT, SESSION_COOKIE_NAME, load_settings
 from .extensions import babel, cors, csrf, db, migrate
 from .logs import register_logging
+from .routing import register_url_limit
 from .security import register_security
 
 
@@ -30,6 +31,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_settings(Path(app.instance_path), dict(overrides or {})))
     register_logging(app)
     register_security(app)
+    register_url_limit(app)
     register_extensions(app)
     register_blueprints(app)
     register_rate_limits(app)
@@ -42,7 +44,7 @@ def _flask_defaults() -> dict[str, Any]:
     return {
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_NAME": "storefront_session",
+        "SESSION_COOKIE_NAME": SESSION_COOKIE_NAME,
         "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
         # The cookie is re-sent when the cart changes, not on every read.
         "SESSION_REFRESH_EACH_REQUEST": False,

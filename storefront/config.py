@@ -7,7 +7,11 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from .filters import DEFAULT_COUNT_CAP
+
 ROOT = Path(__file__).resolve().parent.parent
+# The session cookie, which carries the cart token (and is the API's `cartSession` scheme).
+SESSION_COOKIE_NAME = "storefront_session"
 
 
 class ConfigError(RuntimeError):
@@ -154,7 +158,7 @@ def load_settings(instance_path: Path, overrides: dict[str, object]) -> dict[str
         "STORE_CURRENCY": os.environ.get("STORE_CURRENCY", "RUB").strip().upper() or "RUB",
         "MAX_LINE_QUANTITY": _int("MAX_LINE_QUANTITY", 99),
         "MAX_CART_LINES": _int("MAX_CART_LINES", 100),
-        "COUNT_CAP": _int("COUNT_CAP", 10_000),
+        "COUNT_CAP": _int("COUNT_CAP", DEFAULT_COUNT_CAP),
         "COUNT_CACHE_SECONDS": _int("COUNT_CACHE_SECONDS", 30),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
         "MAX_BULK_BYTES": _int("MAX_BULK_BYTES", 32 * 1024 * 1024),

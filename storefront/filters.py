@@ -13,6 +13,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_SEARCH = 200
 MAX_CATEGORY = 100
+DEFAULT_COUNT_CAP = 10_000
 
 
 class QueryArgs(Protocol):
@@ -45,20 +46,17 @@ class ProductFilters:
 
 
 def _int_in(raw: str, low: int, high: int) -> int:
-    text = raw.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 12:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
         raise ValueError(f"must be a whole number from {low} to {high}")
-    number = int(text)
+    number = int(raw)
     if not low <= number <= high:
         raise ValueError(f"must be from {low} to {high}")
     return number
 
 
 def _clean(raw: str | None) -> str | None:
-    """An empty value, as an HTML form sends it, counts as absent."""
-    if raw is None or not raw.strip():
-        return None
-    return raw
+    """An empty value, as an HTML form sends it, counts as absent; others are read as sent."""
+    return raw or None
 
 
 def parse_filters(args: QueryArgs, count_cap: int, *, page: int | None = None) -> ProductFilters:
@@ -68,13 +66,13 @@ def parse_filters(args: QueryArgs, count_cap: int, *, page: int | None = None) -
 
     kept = []
     for index, raw in enumerate(args.getlist("category")):
-        name = _clean(raw)
-        if name is None:
-            continue
-        if len(name.strip()) > MAX_CATEGORY or "\x00" in name:
-            issues.append(Issue(("query", "category", index), "must be 1 to 100 characters"))
-        else:
-            kept.append(name.strip())
+        # Lengths count the value as sent (the OpenAPI document's maxLength); blank is no choice.
+        if len(raw) > MAX_CATEGORY or "\x00" in raw:
+            issues.append(
+                Issue(("query", "category", index), "must be at most 100 characters, without NUL")
+            )
+        elif raw.strip():
+            kept.append(raw.strip())
     values["categories"] = tuple(dict.fromkeys(kept))
 
     for key in ("min_price", "max_price"):
@@ -91,13 +89,13 @@ def parse_filters(args: QueryArgs, count_cap: int, *, page: int | None = None) -
 
     search = _clean(args.get("search"))
     if search is not None:
-        search = search.strip()
         if len(search) > MAX_SEARCH:
             issues.append(Issue(("query", "search"), f"must be at most {MAX_SEARCH} characters"))
         elif "\x00" in search:
             issues.append(Issue(("query", "search"), "must not contain NUL characters"))
-        else:
-            values["search"] = search
+        elif search.strip():
+            # A search for nothing but spaces is no search.
+            values["search"] = search.strip()
 
     sort = _clean(args.get("sort"))
     if sort is not None and sort not in SORTS:

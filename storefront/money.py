@@ -7,9 +7,36 @@ from decimal import Decimal, InvalidOperation
 
 MAX_PRICE = Decimal("1000000000")
 PRICE_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
+
+
+def _price_string_pattern() -> str:
+    """The strings of PRICE_PATTERN whose value is in (0, MAX_PRICE]: one regex, no lookahead.
+
+    - a whole part below 1e9 that is not all zeros: leading zeros, then 1-9 significant digits,
+      10 digits at most in all; any 1-2 decimals;
+    - a whole part of zeros only: decimals that are not all zeros;
+    - exactly 1000000000, with zero decimals at most.
+    """
+    # [0-9], not \d: in some regex engines (Python's, Rust's) \d is every Unicode digit.
+    significant = "|".join(
+        rf"0{{0,{10 - n}}}[1-9]" + (rf"[0-9]{{{n - 1}}}" if n > 1 else "") for n in range(1, 10)
+    )
+    return (
+        rf"^(?:(?:{significant})(?:\.[0-9]{{1,2}})?"
+        r"|0{1,10}\.(?:[1-9][0-9]?|0[1-9])"
+        r"|1000000000(?:\.0{1,2})?)$"
+    )
+
+
+# What the OpenAPI document gives for a price string: exactly the strings parse_price accepts.
+PRICE_STRING_PATTERN = _price_string_pattern()
 # ASCII digits only, as `\d` means in the OpenAPI (ECMA-262) pattern: not "１０" or "١٠".
 _PRICE_RE = re.compile(PRICE_PATTERN, re.ASCII)
-_BOUND_RE = re.compile(r"\d{1,13}(\.\d{1,8})?", re.ASCII)
+# A price filter bound: a decimal >= 0, with a point or a comma.
+_BOUND = r"[0-9]{1,13}(?:[.,][0-9]{1,8})?"
+_BOUND_RE = re.compile(_BOUND)
+# What the OpenAPI document gives for the parameter: a bound, or empty (the contract: absent).
+BOUND_OR_EMPTY_PATTERN = rf"^(?:{_BOUND})?$"
 _CENT = Decimal("0.01")
 
 
@@ -40,10 +67,9 @@ def parse_price(value: object) -> Decimal:
 
 def parse_bound(value: str) -> Decimal:
     """A price filter bound from a query string: a decimal >= 0 (a comma is a decimal point)."""
-    text = value.strip().replace(",", ".")
-    if not _BOUND_RE.fullmatch(text):
+    if not _BOUND_RE.fullmatch(value):
         raise ValueError("must be a number of at least 0, such as 1500 or 99.90")
     try:
-        return Decimal(text)
+        return Decimal(value.replace(",", "."))
     except InvalidOperation as exc:  # pragma: no cover - the pattern rules this out
         raise ValueError("must be a number") from exc

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -14,64 +14,103 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
-    StringConstraints,
     TypeAdapter,
     WithJsonSchema,
     field_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
-from .money import PRICE_PATTERN, parse_price
+from .money import PRICE_STRING_PATTERN, parse_price
 
 MAX_ID = 2_147_483_647
 MAX_BULK_ITEMS = 1000
 
 
-def _clean_text(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+# What trimming removes: Unicode's White_Space characters, spelled out so that the OpenAPI
+# document's patterns (ECMA-262, where `\s` is another set) mean exactly what the code does.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_WIDE_SPACES = r"\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SPACE = rf"\t\n\x0b\x0c\r {_WIDE_SPACES}"
+# Text without NUL; the second with something besides whitespace.
+TEXT_PATTERN = r"^[^\x00]*$"
+NON_BLANK_TEXT_PATTERN = rf"^[{_SPACE}]*[^\x00{_SPACE}][^\x00]*$"
+# An image: nothing, a path from / (not "//host" or "/\\host": browsers read both as another
+# site), or an absolute http(s) URL with a host; no control character or whitespace anywhere.
+_URL_CHAR = rf"[^\x00-\x20{_WIDE_SPACES}]"
+IMAGE_PATTERN = (
+    rf"^(?:/(?:[^/\\\x00-\x20{_WIDE_SPACES}]{_URL_CHAR}*)?"
+    rf"|[hH][tT][tT][pP][sS]?://[^/?#\x00-\x20{_WIDE_SPACES}]+(?:[/?#]{_URL_CHAR}*)?)?$"
+)
+IMAGE_MAX_LENGTH = 2000
+_IMAGE_RE = re.compile(IMAGE_PATTERN)
+
+
+def _refuse_lone_surrogates(value: str) -> None:
+    """Raise unless `value` can be stored as UTF-8 (a JSON "\\ud800" escape cannot)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("must be valid Unicode text") from exc
-    return value
 
 
-def _image(value: str | None) -> str | None:
+def _clean_text(min_length: int) -> Any:
+    """A validator: no NUL or lone surrogate; trimmed; at least `min_length` characters left."""
+
+    def clean(value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        _refuse_lone_surrogates(value)
+        value = value.strip(WHITESPACE)
+        if len(value) < min_length:
+            raise ValueError("must not be blank")
+        return value
+
+    return clean
+
+
+def _image(value: object) -> str | None:
+    """An image URL or path; None for null or "" (no image)."""
     if value is None or value == "":
         return None
-    if any(ch.isspace() or ord(ch) < 32 for ch in value):
-        raise ValueError("must be a URL without spaces")
-    # "//host" and "/\host" are other sites: browsers read a backslash there as a slash.
-    if value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ValueError("must be an absolute http(s) URL or a path starting with /")
+    if not isinstance(value, str):
+        raise ValueError("must be a string or null")
+    if len(value) > IMAGE_MAX_LENGTH:
+        raise ValueError(f"must be at most {IMAGE_MAX_LENGTH} characters")
+    _refuse_lone_surrogates(value)
+    if not _IMAGE_RE.fullmatch(value):
+        raise ValueError("must be an absolute http(s) URL or a path starting with / (no spaces)")
     return value
 
 
 def _text(min_length: int, max_length: int) -> Any:
+    """Text of `min_length` to `max_length` characters as sent, then trimmed; never NUL."""
+    schema: dict[str, Any] = {"type": "string", "maxLength": max_length, "pattern": TEXT_PATTERN}
+    if min_length:
+        schema.update(minLength=min_length, pattern=NON_BLANK_TEXT_PATTERN)
     return Annotated[
         str,
-        StringConstraints(
-            strict=True, strip_whitespace=True, min_length=min_length, max_length=max_length
-        ),
-        AfterValidator(_clean_text),
+        Field(strict=True, min_length=min_length, max_length=max_length),
+        AfterValidator(_clean_text(min_length)),
+        WithJsonSchema(schema),
     ]
 
 
 Name = _text(1, 200)
 Description = _text(0, 5000)
 CategoryName = _text(1, 100)
+# One validator that takes None too: a `str | None` union would report each of its members.
 Image = Annotated[
     str | None,
-    Field(max_length=2000, strict=True),
-    AfterValidator(_image),
+    PlainValidator(_image),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "string", "maxLength": 2000}, {"type": "null"}],
-            "description": "An absolute http(s) URL or a path starting with /.",
+            "anyOf": [
+                {"type": "string", "maxLength": IMAGE_MAX_LENGTH, "pattern": IMAGE_PATTERN},
+                {"type": "null"},
+            ],
+            "description": 'An absolute http(s) URL or a path from /; null or "" for none.',
         }
     ),
 ]
@@ -81,8 +120,13 @@ PriceIn = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000_000},
-                {"type": "string", "pattern": PRICE_PATTERN},
+                {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 1_000_000_000,
+                    "multipleOf": 0.01,
+                },
+                {"type": "string", "pattern": PRICE_STRING_PATTERN},
             ],
             "description": "Greater than 0, at most 1 000 000 000, at most 2 decimals.",
         }
@@ -139,18 +183,22 @@ def _drop_default(schema: dict[str, Any]) -> None:
 
 
 def _not_sent() -> Any:
-    """A PATCH field's default: None for "not sent", left out of the schema, which refuses null."""
+    """A PATCH field's default: None for "not sent", never validated and left out of the schema.
+
+    The field keeps its plain type (no `| None`): a union would make pydantic report an error
+    for each of its members, with the members' names in `loc`.
+    """
     return Field(default=None, json_schema_extra=_drop_default)
 
 
 class ProductPatch(_Body):
     """A partial update: only the fields sent change."""
 
-    name: Name | SkipJsonSchema[None] = _not_sent()
-    description: Description | SkipJsonSchema[None] = _not_sent()
-    price: PriceIn | SkipJsonSchema[None] = _not_sent()
-    category: CategoryName | SkipJsonSchema[None] = _not_sent()
-    image: Image = None
+    name: Name = _not_sent()
+    description: Description = _not_sent()
+    price: PriceIn = _not_sent()
+    category: CategoryName = _not_sent()
+    image: Image = _not_sent()
 
     @field_validator("name", "description", "price", "category", mode="before")
     @classmethod

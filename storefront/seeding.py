@@ -39,7 +39,8 @@ def validate_items(raw: Any) -> list[ProductIn]:
         try:
             items.append(ProductIn.model_validate(entry))
         except ValidationError as exc:
-            problems += [f"{issue['loc']}: {issue['msg']}" for issue in pydantic_issues(exc, index)]
+            issues = pydantic_issues(exc, index, entry)
+            problems += [f"{issue['loc']}: {issue['msg']}" for issue in issues]
     if problems:
         raise SeedError("invalid entries:\n  " + "\n  ".join(problems[:50]))
     return items

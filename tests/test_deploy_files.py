@@ -20,6 +20,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from storefront.routing import MAX_URL_BYTES
+
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT.parent / "shared" / "spec" / "http-contract.md"
 SERVE = "gunicorn --config gunicorn.conf.py wsgi:app"
@@ -226,6 +228,25 @@ def test_nginx_lets_keepalive_and_bodies_through(nginx_directives, env_example):
     assert int(size[0].rstrip("m")) * 1024 * 1024 >= int(env_example["MAX_BULK_BYTES"])
     (read_timeout,) = nginx_directives["proxy_read_timeout"]
     assert int(read_timeout[0].rstrip("s")) > settings["timeout"]
+
+
+def nginx_size(text):
+    """Bytes of an nginx size such as `8k` or `1m`."""
+    units = {"k": 1024, "m": 1024 * 1024}
+    return int(text[:-1]) * units[text[-1].lower()] if text[-1].isalpha() else int(text)
+
+
+def test_servers_read_every_url_the_app_answers(nginx_directives):
+    """The app's URL limit (MAX_URL_BYTES: a problem+json 414) is below gunicorn's and nginx's
+    request-line limits, with room for the longest method and the HTTP version, so a client
+    sees the servers' own HTML 414 only past them."""
+    longest_line = len("OPTIONS ") + MAX_URL_BYTES + len(" HTTP/1.1")
+    gunicorn_limit = gunicorn_settings()["limit_request_line"]
+    # gunicorn reads any larger setting as 8190, its maximum.
+    assert longest_line <= gunicorn_limit <= 8190
+    (buffers,) = nginx_directives["large_client_header_buffers"]
+    # nginx needs the request line and its CRLF in one buffer.
+    assert longest_line + 2 <= nginx_size(buffers[1])
 
 
 def test_makefile_docker_scaled_mirrors_the_profile():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, render_template
+from flask import Response, current_app, jsonify, render_template
 
 from . import bp
 from .openapi import openapi_document
@@ -14,7 +14,7 @@ SWAGGER_UI = "vendor/swagger-ui-5.35.0"
 @bp.get("/openapi.json/")
 def openapi_document_view() -> Response:
     """The OpenAPI 3.1 document for every /api endpoint."""
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(current_app.config["COUNT_CAP"]))
 
 
 @bp.get("/docs/", strict_slashes=False)

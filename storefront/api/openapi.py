@@ -8,31 +8,53 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from .. import filters, schemas
+from ..config import SESSION_COOKIE_NAME
+from ..money import BOUND_OR_EMPTY_PATTERN
+from ..routing import MAX_URL_BYTES
+from ..schemas import TEXT_PATTERN
 
 REF = "#/components/schemas/{model}"
 PROBLEM = "application/problem+json"
-ADMIN = [{"adminToken": []}]
+ADMIN_SCHEME = "adminToken"
+SESSION_SCHEME = "cartSession"
+ADMIN = [{ADMIN_SCHEME: []}]
 
-# Valid filters (many `category` values, long Cyrillic searches) can make a URL longer than the
-# HTTP server reads (gunicorn: a 4094-byte request line; nginx: 8 KiB). The server refuses it
-# before the app runs, so the body is its own page, not problem+json: documented without one.
-URI_TOO_LONG = {
-    "description": "Query string longer than the HTTP server accepts; answered by the server "
-    "itself (not problem+json). Send fewer or shorter filters."
+SECURITY_SCHEMES = {
+    ADMIN_SCHEME: {"type": "http", "scheme": "bearer", "description": "STOREFRONT_ADMIN_TOKEN"},
+    SESSION_SCHEME: {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE_NAME,
+        "description": "Flask's signed session cookie: it carries the cart token. The server "
+        "sets it on the first change; without it (or with a forged one) a visitor gets a new, "
+        "empty cart.",
+    },
 }
 
 _PROBLEM_TEXT = {
-    400: "Malformed JSON.",
+    400: "Malformed JSON (an empty body declared as JSON included).",
     401: "Missing or wrong admin token.",
     403: "Forbidden origin, or admin writes disabled on this server.",
     404: "No such resource.",
     405: "Method not allowed.",
     413: "Body larger than allowed.",
+    414: f"URL longer than {MAX_URL_BYTES} bytes (path and query string as sent). Send fewer or "
+    "shorter filters. (Past the HTTP server's own request-line limit, a little higher, the "
+    "server answers by itself, not with problem+json.)",
     415: "The body is not application/json.",
     422: "Invalid values; `errors` lists each with its location.",
     429: "Too many requests; see Retry-After.",
     503: "Database unavailable; see Retry-After.",
 }
+
+
+def session_security(*, required: bool = False) -> list[dict[str, list[str]]]:
+    """The `security` of an operation that uses the session cookie.
+
+    Optional by default, as for the cart: `{}` (no cookie at all) is one of the alternatives, since
+    a new visitor simply gets an empty cart (schemathesis' `ignored_auth` then expects no 401).
+    """
+    return [{SESSION_SCHEME: []}] if required else [{}, {SESSION_SCHEME: []}]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -76,27 +98,37 @@ def _op(
     body: dict[str, Any] | None = None,
     params: list[dict[str, Any]] | None = None,
     admin: bool = False,
+    session: bool = False,
     tag: str = "products",
     headers: dict[str, Any] | None = None,
-    other_responses: dict[str, Any] | None = None,
+    description: str | None = None,
 ) -> dict[str, Any]:
-    status, description, schema = ok
-    success: dict[str, Any] = {"description": description}
+    """One operation; `admin` and `session` add their security and the answers they bring."""
+    status, success_text, schema = ok
+    success: dict[str, Any] = {"description": success_text}
     if schema is not None:
         success.update(_json(schema))
     if headers:
         success["headers"] = headers
     if links:
         success["links"] = links
+    params = params or []
+    if any(param["in"] == "query" for param in params):
+        # A URL over MAX_URL_BYTES: only filters can make one that long.
+        problems = (*problems, 414)
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": summary,
         "tags": [tag],
-        "parameters": params or [],
-        "responses": {str(status): success, **_problems(*problems), **(other_responses or {})},
+        "parameters": params,
+        "responses": {str(status): success, **_problems(*problems)},
     }
+    if description:
+        operation["description"] = description
     if body is not None:
         operation["requestBody"] = {"required": True, **_json(body)}
+    if session:
+        operation["security"] = session_security()
     if admin:
         operation["security"] = ADMIN
         # Admin writes are rate limited (RATE_LIMITS), like cart writes.
@@ -104,8 +136,11 @@ def _op(
     return operation
 
 
-def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
-    return {
+def _query(
+    name: str, schema: dict[str, Any], description: str, *, allow_empty: bool = False, **extra: Any
+) -> dict[str, Any]:
+    """An optional query parameter; `allow_empty`: `name=` is fine though `schema` refuses ""."""
+    parameter = {
         "name": name,
         "in": "query",
         "required": False,
@@ -113,29 +148,48 @@ def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) ->
         "description": description,
         **extra,
     }
+    if allow_empty:
+        parameter["allowEmptyValue"] = True
+    return parameter
 
 
-def _list_params() -> list[dict[str, Any]]:
-    decimal = {"type": "string", "pattern": r"^\d{1,13}([.,]\d{1,8})?$"}
+def _list_params(count_cap: int) -> list[dict[str, Any]]:
+    """The catalog's filters, as `filters.parse_filters` reads them.
+
+    An empty value (`min_price=`, as a form sends it) counts as absent, so every schema admits
+    "": the string ones in themselves (`allowEmptyValue` would hide their `type` behind an
+    `anyOf` from tools such as schemathesis), the integers through `allowEmptyValue`.
+    """
+    text = {"type": "string", "pattern": TEXT_PATTERN}
     return [
         _query(
             "category",
-            {"type": "array", "items": {"type": "string", "maxLength": 100}},
-            "Category name (case-insensitive) or slug; repeat for any of several.",
+            {"type": "array", "items": {**text, "maxLength": filters.MAX_CATEGORY}},
+            "Category name (case-insensitive) or slug; repeat for any of several. Unknown: "
+            "nothing matches.",
             style="form",
             explode=True,
         ),
-        _query("min_price", decimal, "Lowest price, inclusive."),
-        _query("max_price", decimal, "Highest price, inclusive."),
+        _query(
+            "min_price",
+            {"type": "string", "pattern": BOUND_OR_EMPTY_PATTERN},
+            "Lowest price, inclusive; a decimal comma is fine.",
+        ),
+        _query(
+            "max_price",
+            {"type": "string", "pattern": BOUND_OR_EMPTY_PATTERN},
+            "Highest price, inclusive; below `min_price` it is a 422 (a rule between two "
+            "parameters, which JSON Schema cannot state).",
+        ),
         _query(
             "search",
-            {"type": "string", "maxLength": filters.MAX_SEARCH},
-            "Every word must match name or description.",
+            {**text, "maxLength": filters.MAX_SEARCH},
+            "Every word must match name or description; only spaces: no search.",
         ),
         _query(
             "sort",
-            {"type": "string", "enum": list(filters.SORTS)},
-            "Default: relevance with search, else name.",
+            {"type": "string", "enum": ["", *filters.SORTS]},
+            "Default (or empty): relevance with search, else name.",
         ),
         _query(
             "limit",
@@ -146,11 +200,13 @@ def _list_params() -> list[dict[str, Any]]:
                 "default": filters.DEFAULT_LIMIT,
             },
             "Page size.",
+            allow_empty=True,
         ),
         _query(
             "offset",
-            {"type": "integer", "minimum": 0, "default": 0},
+            {"type": "integer", "minimum": 0, "maximum": count_cap, "default": 0},
             "Items to skip, at most COUNT_CAP.",
+            allow_empty=True,
         ),
     ]
 
@@ -200,7 +256,7 @@ def _cart_links() -> dict[str, Any]:
     }
 
 
-def _paths() -> dict[str, Any]:
+def _paths(count_cap: int) -> dict[str, Any]:
     product = [_id_param("product_id")]
     item = [_id_param("item_id")]
     cart = _ref("Cart")
@@ -211,9 +267,10 @@ def _paths() -> dict[str, Any]:
                 "List products",
                 (200, "A page of products.", _ref("ProductPage")),
                 (422,),
-                params=_list_params(),
+                params=_list_params(count_cap),
                 links=_product_links("$response.body#/items/0/id"),
-                other_responses={"414": URI_TOO_LONG},
+                description="Every parameter may be sent empty (`min_price=`, as an HTML form "
+                "does): it then counts as absent. Unknown parameters are ignored.",
             ),
             "post": _op(
                 "createProduct",
@@ -279,7 +336,9 @@ def _paths() -> dict[str, Any]:
             ),
         },
         "/api/cart/": {
-            "get": _op("getCart", "The session's cart", (200, "The cart.", cart), tag="cart"),
+            "get": _op(
+                "getCart", "The session's cart", (200, "The cart.", cart), tag="cart", session=True
+            ),
             "post": _op(
                 "addToCart",
                 "Add a product",
@@ -287,7 +346,11 @@ def _paths() -> dict[str, Any]:
                 (400, 403, 404, 413, 415, 422, 429),
                 body=_ref("CartAdd"),
                 tag="cart",
+                session=True,
                 links=_cart_links(),
+                description="The same product again grows its line. The line's quantity may not "
+                "pass 99 (MAX_LINE_QUANTITY), nor the cart 100 lines (MAX_CART_LINES): 422, and "
+                "the cart is unchanged. An unknown product: 404.",
             ),
             "delete": _op(
                 "clearCart",
@@ -295,6 +358,7 @@ def _paths() -> dict[str, Any]:
                 (200, "The empty cart.", cart),
                 (403, 415, 429),
                 tag="cart",
+                session=True,
             ),
         },
         "/api/cart/{item_id}/": {
@@ -306,7 +370,10 @@ def _paths() -> dict[str, Any]:
                 body=_ref("CartUpdate"),
                 params=item,
                 tag="cart",
+                session=True,
                 links=_cart_links(),
+                description="A line of another session (or none) is a 404. The quantity may not "
+                "pass MAX_LINE_QUANTITY (422).",
             ),
             "delete": _op(
                 "removeCartItem",
@@ -315,6 +382,7 @@ def _paths() -> dict[str, Any]:
                 (403, 404, 415, 429),
                 params=item,
                 tag="cart",
+                session=True,
                 links=_cart_links(),
             ),
         },
@@ -322,8 +390,8 @@ def _paths() -> dict[str, Any]:
 
 
 @cache
-def openapi_document() -> dict[str, Any]:
-    """The whole document (built once per process)."""
+def openapi_document(count_cap: int = filters.DEFAULT_COUNT_CAP) -> dict[str, Any]:
+    """The whole document for a server with this COUNT_CAP (built once per process)."""
     _, defs = models_json_schema(
         [
             (schemas.ProductIn, "validation"),
@@ -345,15 +413,9 @@ def openapi_document() -> dict[str, Any]:
             "description": "Catalog and session cart. Prices are exact decimals written as "
             "JSON numbers. Errors are application/problem+json (RFC 9457).",
         },
-        "paths": _paths(),
+        "paths": _paths(count_cap),
         "components": {
             "schemas": defs["$defs"],
-            "securitySchemes": {
-                "adminToken": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "STOREFRONT_ADMIN_TOKEN",
-                },
-            },
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }

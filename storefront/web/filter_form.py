@@ -123,8 +123,10 @@ def _page_number(raw: str, limit: int, count_cap: int) -> int | None:
 
 def read_filter_form(args: MultiDict[str, str], count_cap: int) -> FilterForm:
     """Parse the catalog's query string; bad values become messages, never an error page."""
-    typed = {key: (args.get(key) or "").strip() for key in SINGLE_KEYS}
-    categories = tuple(value.strip() for value in args.getlist("category") if value.strip())
+    # People type spaces around a price; the API reads values as sent, the form trims them first.
+    args = MultiDict([(key, value.strip()) for key, value in args.items(multi=True)])
+    typed = {key: args.get(key) or "" for key in SINGLE_KEYS}
+    categories = tuple(value for value in args.getlist("category") if value)
     limit = parse_filters(args, count_cap).limit if typed["limit"] else DEFAULT_LIMIT
     page = _page_number(args.get("page") or "", limit, count_cap)
     filters = parse_filters(args, count_cap, page=page or 1)

@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
-from storefront.money import PRICE_PATTERN
+from storefront.money import PRICE_PATTERN, PRICE_STRING_PATTERN, parse_price
 from storefront.ratelimit import GROUP_ATTRIBUTE
 from tests.conftest import make_app
-from tests.factories import create_product
+from tests.factories import AUTH, create_product
 
 PROBLEM = "application/problem+json"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -160,10 +162,6 @@ def test_problem_responses_use_problem_json(document: dict[str, Any]) -> None:
         errors = {code: r for code, r in operation["responses"].items() if int(code) >= 400}
         assert errors, key
         for code, response in errors.items():
-            if code == "414":
-                # A URL over the HTTP server's limit never reaches the app: no body is promised.
-                assert "content" not in response, key
-                continue
             assert response["content"] == {PROBLEM: {"schema": problem}}, (key, code)
     required = document["components"]["schemas"]["Problem"]["required"]
     assert {"type", "title", "status", "detail"} <= set(required)
@@ -196,18 +194,166 @@ def test_429_with_retry_after_on_exactly_the_limited_operations(
 
 @pytest.mark.parametrize("model", ["ProductIn", "ProductPatch"])
 def test_request_price_is_number_or_pattern_string(document: dict[str, Any], model: str) -> None:
-    """A request price is a JSON number in (0, 1e9] or a string of the contract's pattern."""
+    """A request price: a JSON number in (0, 1e9] in cents, or a string the API accepts."""
     price = document["components"]["schemas"][model]["properties"]["price"]
     kinds = {leaf["type"]: leaf for leaf in alternatives(price)}
     assert kinds["number"]["exclusiveMinimum"] == 0
     assert kinds["number"]["maximum"] == 1_000_000_000
-    assert kinds["string"]["pattern"] == PRICE_PATTERN
+    assert kinds["number"]["multipleOf"] == 0.01
+    assert kinds["string"]["pattern"] == PRICE_STRING_PATTERN
     validator = schema_validator(document, model)
     base = {"name": "Лампа", "category": "Свет"}
-    for good in (10.5, 1, "10.50", "2599", 1_000_000_000, "0.01"):
+    for good in (10.5, 1, "10.50", "2599", 1_000_000_000, "0.01", "00.5", "1000000000.00"):
         assert validator.is_valid({**base, "price": good}), good
-    for bad in ("10.505", "1e3", "abc", " 10", True, 0, -5, 1_000_000_000.01):
+    bad_prices = ("10.505", "1e3", "abc", " 10", True, 0, -5, 1_000_000_000.01, 1.999, "0")
+    for bad in (*bad_prices, "0.00", "1000000000.01", "1000000001", "01234567890"):
         assert not validator.is_valid({**base, "price": bad}), bad
+
+
+def accepted_price(text: str) -> bool:
+    """Whether the API takes `text` as a price."""
+    try:
+        parse_price(text)
+    except ValueError:
+        return False
+    return True
+
+
+@settings(max_examples=3000, derandomize=True, database=None)
+@given(st.from_regex(PRICE_PATTERN, fullmatch=True) | st.text("0123456789.,e- ", max_size=14))
+def test_price_string_pattern_is_exactly_what_the_api_accepts(text: str) -> None:
+    """The document's price regex (no lookahead) admits exactly the strings parse_price takes."""
+    assert bool(re.fullmatch(PRICE_STRING_PATTERN, text)) == accepted_price(text), text
+
+
+def test_price_string_pattern_at_its_edges() -> None:
+    """0, 1 000 000 000 and their neighbours, with leading zeros and 0-2 decimals."""
+    edges = ["0", "0.0", "0.00", "0.01", "0.1", "0000000000.01", "00000000000.01", "1", "01"]
+    edges += ["999999999.99", "0999999999.99", "1000000000", "1000000000.0", "1000000000.00"]
+    edges += ["1000000000.01", "1000000000.1", "1000000001", "9999999999", "10000000000"]
+    for text in edges:
+        assert bool(re.fullmatch(PRICE_STRING_PATTERN, text)) == accepted_price(text), text
+
+
+# Values of every JSON type and many edges, for comparing the document with the API.
+BODY_POOL: list[Any] = [
+    None, True, 0, -5, 1, 1.5, 2.0, 1.999, 0.01, 99, 100, 10**9, 2**31, "", " ", "\u3000x",
+    "0", "0.00", "7", "10.50", "1.999", "1000000000.01", "abc", "ж" * 100, "ж" * 101, "ж" * 200,
+    "ж" * 201, "a\x00b", "/static/x.png", "/", "//evil.example", "/\\evil.example", "/a b",
+    "https://cdn.example/x.png", "HTTP://CDN.EXAMPLE", "https://", "ftp://cdn.example/x",
+    "javascript:alert(1)", "https://cdn.example/\u00a0x", [], {},
+]  # fmt: skip
+VALID_BODIES: dict[str, dict[str, Any]] = {
+    "ProductIn": {"name": "Лампа", "price": 10, "category": "Свет"},
+    "ProductPatch": {},
+    "CartAdd": {"product_id": 1},
+    "CartUpdate": {"quantity": 1},
+}
+BODY_OPERATIONS = [
+    ("POST", "/api/products/", "ProductIn"),
+    ("PATCH", "/api/products/{id}/", "ProductPatch"),
+    ("POST", "/api/cart/", "CartAdd"),
+    ("PUT", "/api/cart/1/", "CartUpdate"),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "model"), BODY_OPERATIONS)
+def test_document_and_validation_agree_on_bodies(
+    app: Flask, document: dict[str, Any], method: str, url: str, model: str
+) -> None:
+    """Each field: the values the document admits pass validation, the others are a 422."""
+    target = url.format(id=create_product(app.test_client())["id"])
+    validator = schema_validator(document, model)
+    for field in document["components"]["schemas"][model]["properties"]:
+        for value in BODY_POOL:
+            body = {**VALID_BODIES[model], field: value}
+            # A new session each time: one cart's limits (99 of a product) are not the point.
+            response = app.test_client().open(target, method=method, json=body, headers=AUTH)
+            admitted = validator.is_valid(body)
+            assert (response.status_code != 422) == admitted, (field, value, response.get_json())
+
+
+QUERY_POOL: dict[str, list[str]] = {
+    "category": ["", " ", "Свет", "к" * 100, "к" * 101, "a\x00"],
+    "min_price": ["", " ", "0", "10", "1500,5", "99.90", " 10", "10 ", "-1", "1e3", "abc", "١٠"],
+    "max_price": ["", "0", "1000000", "10.123456789", "9" * 14],
+    "search": ["", " ", "мышь", "м" * 200, "м" * 201, "a\x00"],
+    "sort": ["", " ", "price", "-name", "newest", "cheapest", " price"],
+    "limit": ["", " ", "1", "100", "0", "101", "2.5", " 5", "05", "١٠"],
+    "offset": ["", "0", "10000", "10001", "-1", " 1"],
+}
+
+
+def admitted_query(parameter: dict[str, Any], value: str) -> bool:
+    """Whether the document admits `value` for a query `parameter` (as schemathesis reads it)."""
+    if value == "" and parameter.get("allowEmptyValue"):
+        return True
+    schema = parameter["schema"]
+    if schema["type"] == "array":
+        schema = schema["items"]
+    if schema["type"] == "integer":
+        if not re.fullmatch(r"-?[0-9]+", value):
+            return False
+        return OAS31Validator(schema).is_valid(int(value))
+    return OAS31Validator(schema).is_valid(value)
+
+
+def test_document_and_validation_agree_on_the_catalog_query(
+    client: FlaskClient, document: dict[str, Any]
+) -> None:
+    """Each filter value: 200 exactly when the document admits it (an empty one included)."""
+    parameters = document["paths"]["/api/products/"]["get"]["parameters"]
+    assert {parameter["name"] for parameter in parameters} == set(QUERY_POOL)
+    for parameter in parameters:
+        for value in QUERY_POOL[parameter["name"]]:
+            response = client.get("/api/products/", query_string={parameter["name"]: value})
+            expected = 200 if admitted_query(parameter, value) else 422
+            assert response.status_code == expected, (parameter["name"], value)
+
+
+def test_every_filter_may_be_sent_empty(document: dict[str, Any]) -> None:
+    """The contract: an empty value counts as absent; the document admits it for every filter."""
+    for parameter in document["paths"]["/api/products/"]["get"]["parameters"]:
+        assert admitted_query(parameter, ""), parameter["name"]
+
+
+def test_offset_maximum_is_the_servers_count_cap(tmp_path: Path) -> None:
+    """`offset` stops at COUNT_CAP, as configured on the server that serves the document."""
+    app = make_app(f"sqlite:///{tmp_path / 'unused.sqlite3'}", COUNT_CAP=500)
+    served = app.test_client().get("/api/openapi.json").get_json()
+    parameters = served["paths"]["/api/products/"]["get"]["parameters"]
+    (offset,) = [parameter for parameter in parameters if parameter["name"] == "offset"]
+    assert offset["schema"]["maximum"] == 500
+
+
+CART_OPERATIONS = {
+    ("/api/cart/", "GET"),
+    ("/api/cart/", "POST"),
+    ("/api/cart/", "DELETE"),
+    ("/api/cart/{item_id}/", "PUT"),
+    ("/api/cart/{item_id}/", "DELETE"),
+}
+
+
+def test_cart_session_cookie_is_an_optional_security_scheme(document: dict[str, Any]) -> None:
+    """The cart lives in the session cookie: an apiKey in a cookie, optional on cart operations."""
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["cartSession"] == {
+        **schemes["cartSession"],
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "storefront_session",
+    }
+    uses = {
+        key
+        for key, operation in operations(document).items()
+        if any("cartSession" in item for item in operation.get("security", []))
+    }
+    assert uses == CART_OPERATIONS
+    for key in CART_OPERATIONS:
+        # `{}` first: no cookie is fine (a new visitor gets an empty cart), so never a 401.
+        assert operations(document)[key]["security"] == [{}, {"cartSession": []}]
+        assert "401" not in operations(document)[key]["responses"]
 
 
 @pytest.mark.parametrize("field", ["name", "description", "price", "category"])

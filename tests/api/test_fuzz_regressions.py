@@ -1,19 +1,23 @@
-"""What the OpenAPI fuzzing (tests/fuzz) found, kept as plain tests on both databases.
+"""What the OpenAPI fuzzing (tests/fuzz) and other checks from outside found, kept as plain
+tests on both databases.
 
-Each test names the fuzzing case it comes from; see tests/fuzz/test_openapi_fuzz.py.
+Each test names the case it comes from; see tests/fuzz/test_openapi_fuzz.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.factories import create_product
+from storefront.routing import MAX_URL_BYTES
+from tests.factories import AUTH, create_product
 
 CART = "/api/cart/"
+PROBLEM = "application/problem+json"
 
 
 def send_json(client: FlaskClient, method: str, url: str, text: str) -> TestResponse:
@@ -99,24 +103,104 @@ def test_whole_number_product_id_out_of_range_is_422(client: FlaskClient, spelle
 # --- a URL longer than the HTTP server reads ---------------------------------------------------
 # Schemathesis sent `GET /api/products/` with a dozen long Unicode `category` values: valid per
 # the document, but a request line over gunicorn's 4094 bytes, refused by gunicorn itself with an
-# HTML 414 that the document did not list. The document now lists 414 (without a body: the
-# server, not the app, answers it); the app itself answers such a query normally.
+# HTML 414 that the document did not list. The app now answers every URL over MAX_URL_BYTES
+# itself, with a problem+json 414 the document lists, and the servers' own limits sit above it
+# (tests/test_deploy_files.py); under it, the same kind of query is an ordinary answer.
 
 
 def test_list_documents_uri_too_long(client: FlaskClient) -> None:
-    """GET /api/products/ lists 414, with no promised body; no other operation needs it."""
+    """Operations with query parameters list 414 as problem+json; the limit is in the text."""
     document = client.get("/api/openapi.json").get_json()
-    responses = document["paths"]["/api/products/"]["get"]["responses"]
-    assert "414" in responses
-    assert "content" not in responses["414"]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            has_query = any(param["in"] == "query" for param in operation["parameters"])
+            assert ("414" in operation["responses"]) == has_query, (method, path)
+    response = document["paths"]["/api/products/"]["get"]["responses"]["414"]
+    assert response["content"] == {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert f"{MAX_URL_BYTES} bytes" in response["description"]
 
 
-def test_long_query_reaches_the_app_fine(client: FlaskClient) -> None:
-    """The same kind of query, past any request-line limit, is an ordinary 200 in the app."""
+def test_long_query_under_the_limit_reaches_the_app_fine(client: FlaskClient) -> None:
+    """The same kind of query, just under MAX_URL_BYTES as sent, is an ordinary 200."""
     create_product(client, category="Тест")
-    categories = [("ё" * 98) + str(n) for n in range(12)] + ["тест"]
-    response = client.get(
-        "/api/products/", query_string={"category": categories, "search": "т" * 200}
-    )
+    categories = [("ё" * 98) + str(n) for n in range(10)] + ["тест"]
+    query = urlencode({"category": categories, "search": "т" * 200}, doseq=True)
+    url = f"/api/products/?{query}&pad="
+    url += "x" * (MAX_URL_BYTES - len(url))  # unknown parameters are ignored
+    assert len(url) == MAX_URL_BYTES
+    response = client.get(url)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["total"] == 0
+
+
+@pytest.mark.parametrize("path", ["/api/products/", "/api/cart/", "/"])
+def test_url_over_the_limit_is_414_from_the_app(client: FlaskClient, path: str) -> None:
+    """One byte over MAX_URL_BYTES: 414, problem+json under /api, a page elsewhere."""
+    url = f"{path}?search="
+    url += "x" * (MAX_URL_BYTES + 1 - len(url))
+    response = client.get(url)
+    assert response.status_code == 414
+    if path.startswith("/api/"):
+        assert response.mimetype == PROBLEM
+        assert f"{MAX_URL_BYTES} bytes" in response.get_json()["detail"]
+    else:
+        assert response.mimetype == "text/html"
+
+
+# --- an empty body declared as JSON -------------------------------------------------------------
+# `POST /api/cart/` with `Content-Type: application/json` and an empty body answered 422 "a JSON
+# body is required". An empty body is not JSON: the contract's "unparsable JSON -> 400" applies,
+# for every endpoint that takes a body. Without a Content-Type, a missing body stays a 422 at
+# `["body"]` (nothing was sent that could be malformed), and a DELETE needs no body at all.
+
+BODY_ENDPOINTS = [
+    ("POST", "/api/products/"),
+    ("POST", "/api/products/bulk/"),
+    ("PATCH", "/api/products/1/"),
+    ("POST", CART),
+    ("PUT", f"{CART}1/"),
+]
+
+
+def open_raw(client: FlaskClient, method: str, url: str, **environ: str) -> TestResponse:
+    """A request with exactly the CGI variables in `environ` (CONTENT_TYPE, CONTENT_LENGTH...)."""
+    return client.open(url, method=method, headers=AUTH, environ_overrides=environ)
+
+
+@pytest.mark.parametrize(("method", "url"), BODY_ENDPOINTS)
+@pytest.mark.parametrize(
+    "declared",
+    [
+        pytest.param({"CONTENT_LENGTH": "0"}, id="content-length-0"),
+        pytest.param({}, id="no-content-length"),
+        pytest.param({"HTTP_TRANSFER_ENCODING": "chunked"}, id="chunked-nothing"),
+    ],
+)
+def test_empty_json_body_is_400(
+    client: FlaskClient, method: str, url: str, declared: dict[str, str]
+) -> None:
+    """`Content-Type: application/json` with an empty body: 400 problem+json, nothing written."""
+    response = open_raw(client, method, url, CONTENT_TYPE="application/json", **declared)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert "empty" in response.get_json()["detail"]
+    assert client.get("/api/products/").get_json()["total"] == 0
+
+
+@pytest.mark.parametrize(("method", "url"), BODY_ENDPOINTS)
+def test_no_body_and_no_content_type_is_422_at_body(
+    client: FlaskClient, method: str, url: str
+) -> None:
+    """Without a body or a Content-Type, the missing body is a 422 located at `["body"]`."""
+    assert error_locs(open_raw(client, method, url)) == [["body"]]
+
+
+@pytest.mark.parametrize("url", [CART, f"{CART}1/"])
+def test_delete_with_json_content_type_and_no_body_is_fine(client: FlaskClient, url: str) -> None:
+    """A DELETE declaring JSON but sending nothing is still a DELETE without a body."""
+    product = create_product(client)
+    line = client.post(CART, json={"product_id": product["id"]}).get_json()["items"][0]
+    target = f"{CART}{line['id']}/" if url != CART else CART
+    response = open_raw(client, "DELETE", target, CONTENT_TYPE="application/json")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["items"] == []

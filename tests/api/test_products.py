@@ -908,8 +908,13 @@ def test_body_must_be_an_object(app: Flask, client: FlaskClient, raw: str) -> No
 
 
 def test_missing_body_is_422(client: FlaskClient) -> None:
-    """A create without a body is a 422 naming the body."""
-    assert_invalid(send(client, "post", "/api/products/", raw=""), ["body"])
+    """A create without a body (and without a Content-Type) is a 422 naming the body."""
+    assert_invalid(send(client, "post", "/api/products/"), ["body"])
+
+
+def test_empty_json_body_is_400(client: FlaskClient) -> None:
+    """An empty body sent as application/json is not JSON: malformed, 400."""
+    assert_problem(send(client, "post", "/api/products/", raw=""), 400)
 
 
 @pytest.mark.parametrize(

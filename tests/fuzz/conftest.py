@@ -70,8 +70,9 @@ def live_server(fuzz_database: str, tmp_path_factory: pytest.TempPathFactory) ->
         # The fuzzer sends thousands of writes from one address in a minute: no rate limit.
         "RATE_LIMITS": "off",
     }
-    # One worker is plenty for one sequential client, and leaves the second core to the fuzzer.
-    command = [str(GUNICORN), "-k", "gthread", "-w", "1", "--threads", "4"]
+    # The project's settings (limit_request_line above all, which the 414 checks rely on); one
+    # worker is plenty for one sequential client, and leaves the second core to the fuzzer.
+    command = [str(GUNICORN), "--config", "gunicorn.conf.py", "-w", "1", "--threads", "4"]
     command += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
     log_path = tmp_path_factory.mktemp("fuzz-gunicorn") / "gunicorn.log"
     base_url = f"http://127.0.0.1:{port}"

@@ -99,6 +99,16 @@ def test_filters_combine_like_the_api(client: FlaskClient, demo) -> None:
     assert '<option value="-price" selected>' in html
 
 
+def test_spaces_typed_around_filters_are_forgiven(client: FlaskClient, demo) -> None:
+    """The page trims what people type; the API reads values as sent (and answers 422)."""
+    query = "category=+elektronika+&min_price=+2000+&max_price=20000%09&sort=-price+"
+    html = client.get(f"/?{query}").get_data(as_text=True)
+    api = client.get("/api/products/?category=elektronika&min_price=2000&max_price=20000")
+    assert 'class="form-errors"' not in html
+    assert sorted(names(html)) == sorted(item["name"] for item in api.get_json()["items"])
+    assert client.get(f"/api/products/?{query}").status_code == 422
+
+
 def test_category_by_name_checks_its_box(client: FlaskClient, demo) -> None:
     html = client.get("/?category=ЭЛЕКТРОНИКА").get_data(as_text=True)
     api = client.get("/api/products/?category=elektronika&limit=100").get_json()["items"]
