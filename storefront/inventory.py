@@ -1,4 +1,8 @@
-"""Catalog writes (create, bulk, update, delete), shared by the admin API and the CLI."""
+"""Catalog writes (create, bulk, update, delete), shared by the admin API and the CLI.
+
+Each one bumps the catalog version in the caller's transaction (`catalog_version`), so every
+process's cached totals see it from the commit on.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from slugify import slugify
 from sqlalchemy import delete, insert, select, update
 
-from . import counts, search, textfold
+from . import search, textfold
 from .catalog import ProductView, get_product
+from .catalog_version import bump_catalog_version
 from .extensions import db
 from .models import Category, Product
 from .schemas import ProductIn, ProductPatch
@@ -46,6 +51,7 @@ def ensure_categories(names: Iterable[str]) -> dict[str, tuple[int, str]]:
                 .returning(_c.id)
             ).scalar_one()
             found[textfold.fold(name)] = (new_id, name)
+        bump_catalog_version()
     return found
 
 
@@ -90,7 +96,7 @@ def create_products(
         insert(Product).returning(_p.id, sort_by_parameter_order=True), rows
     ).all()
     search.remember_terms(new_ids)
-    counts.cache().clear()
+    bump_catalog_version()
     _count_products(Counter(row["category_id"] for row in rows))
     return [
         ProductView(new_id, item.name, item.description, item.price, item.image, category)
@@ -114,7 +120,7 @@ def update_product(product_id: int, patch: ProductPatch) -> ProductView | None:
         setattr(product, field, value)
     db.session.flush()
     search.remember_terms([product_id])
-    counts.cache().clear()
+    bump_catalog_version()
     return get_product(product_id)
 
 
@@ -126,7 +132,7 @@ def delete_product(product_id: int) -> bool:
     if category_id is None:
         return False
     _count_products({category_id: -1})
-    counts.cache().clear()
+    bump_catalog_version()
     return True
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from . import textfold
+from .catalog_version import BUMP
 from .models import Product
 from .synthetic import SyntheticProduct
 
@@ -69,6 +70,7 @@ def _copy_stream(engine: Engine, chunks: _Chunks, progress: Callable[[int], None
         with raw.driver_connection.cursor() as cursor:
             cursor.execute(_SETUP[0])
             _copy(cursor, "products", chunks, progress)
+            cursor.execute(BUMP.text)
         raw.commit()
     finally:
         raw.close()
@@ -111,7 +113,9 @@ def _rebuild(engine: Engine, indexes: list[tuple[str, str]]) -> None:
     together take about as long on the second.
     """
     first = [definition for _, definition in indexes[:1]]
-    rest = [definition for _, definition in indexes[1:]] + [ALL_TERMS, RECOUNT]
+    # In autocommit, each its own transaction: the bump commits after the vocabulary and the
+    # counts it announces (a cached typo search's total depends on the vocabulary).
+    rest = [definition for _, definition in indexes[1:]] + [ALL_TERMS, RECOUNT, BUMP.text]
     with ThreadPoolExecutor(WORKERS) as pool:
         for future in [pool.submit(_build, engine, first), pool.submit(_build, engine, rest)]:
             future.result()
@@ -192,4 +196,5 @@ def merge(
         connection.exec_driver_sql("DROP TABLE staging")
         connection.exec_driver_sql(ALL_TERMS)
         connection.exec_driver_sql(RECOUNT)
+        connection.execute(BUMP)
         return result.rowcount
