@@ -11,8 +11,9 @@ a total counted after the version was read can only be newer than the version sa
 next change of version corrects; a version read after the count could tag an old total as new.
 
 The single row serialises catalog writes from the bump to their commit; admin writes and seeds
-are rare. A frequent write (stock taken by every checkout) should bump only when a cached read
-depends on what it changes.
+are rare. Bump before the write's first row lock, so that writes only ever wait for each other
+at the version row, never in opposite orders elsewhere. A frequent write (stock taken by every
+checkout) should bump only when a cached read depends on what it changes.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ CURRENT: ScalarSelect[int] = _READ.scalar_subquery()
 
 
 def bump_catalog_version() -> None:
-    """Count one more catalog change, in the session's current transaction."""
+    """Count one more catalog change, in the session's transaction (before its row locks)."""
     db.session.execute(BUMP)
 
 

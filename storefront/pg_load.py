@@ -70,6 +70,9 @@ def _copy_stream(engine: Engine, chunks: _Chunks, progress: Callable[[int], None
         with raw.driver_connection.cursor() as cursor:
             cursor.execute(_SETUP[0])
             _copy(cursor, "products", chunks, progress)
+            # Last, unlike other writes: the two streams would otherwise run one after the
+            # other. Their only locks on shared rows are the categories' key-share locks, which
+            # no other catalog write waits for.
             cursor.execute(BUMP.text)
         raw.commit()
     finally:
@@ -186,6 +189,8 @@ def merge(
         )
         with connection.connection.driver_connection.cursor() as cursor:
             _copy(cursor, "staging", _Chunks(products, ids), progress)
+        # Before the first lock on a shared row, as every catalog write (see `inventory`).
+        connection.execute(BUMP)
         result = connection.execute(
             text(
                 f"INSERT INTO products ({COLUMNS}) SELECT {COLUMNS} FROM staging s "
@@ -196,5 +201,4 @@ def merge(
         connection.exec_driver_sql("DROP TABLE staging")
         connection.exec_driver_sql(ALL_TERMS)
         connection.exec_driver_sql(RECOUNT)
-        connection.execute(BUMP)
         return result.rowcount
