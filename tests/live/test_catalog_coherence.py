@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -35,6 +37,8 @@ BASE = "База"
 WORD = "кофемолка"
 # Reads per check through a port that spreads them over processes (two workers, nginx).
 SPREAD_READS = 4
+# Admin writes sent at once through each single-worker instance (gunicorn gives it 4 threads).
+RACING_WRITES = 4
 PAGE_COUNT = re.compile(r"Найдено товаров: (\d+)")
 
 
@@ -210,3 +214,62 @@ def test_instances_behind_nginx_agree(proxy: Nginx, engine: Engine) -> None:
     readers = [Reader(proxy.port)] * SPREAD_READS
     for _ in range(ROUNDS):
         one_round(Writer(proxy.port), readers, engine)
+
+
+def test_racing_catalog_writes_through_both_instances_all_succeed(
+    single_workers: tuple[Instance, Instance], engine: Engine
+) -> None:
+    """Bulk creates making the same new categories (in opposite orders) and moves in opposite
+    directions, released together through A and B: every one succeeds, nothing deadlocks, and
+    the stored category counts and every read agree with the products."""
+    a, b = single_workers
+    tag = secrets.token_hex(4)
+    left, right = f"Левая {tag}", f"Правая {tag}"
+    made = Writer(a.port).send(
+        "POST",
+        "/api/products/bulk",
+        [{"name": f"Товар {n}", "price": 100, "category": (left, right)[n % 2]} for n in range(8)],
+        status=201,
+    )
+    assert isinstance(made, list)
+    requests: list[tuple[int, str, str, object, int]] = []
+    for n, product in enumerate(made):
+        port = (a.port, b.port)[n % 2]
+        other = right if product["category"] == left else left
+        requests.append(
+            (port, "PATCH", f"/api/products/{product['id']}/", {"category": other}, 200)
+        )
+    for n in range(2 * RACING_WRITES):
+        names = [f"Новая {tag} {k}" for k in range(3)]
+        bulk = [{"name": f"Новинка {n}", "price": 10, "category": name} for name in names]
+        requests.append(
+            (
+                (a.port, b.port)[n % 2],
+                "POST",
+                "/api/products/bulk",
+                bulk[:: 1 if n % 2 else -1],
+                201,
+            )
+        )
+    barrier = threading.Barrier(len(requests))
+
+    def send(port: int, method: str, path: str, data: object, expected: int) -> tuple[int, object]:
+        barrier.wait(timeout=10)
+        reply = Shopper().send(port, method, path, data)
+        return reply.status, (expected, path, reply.body)
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        replies = list(pool.map(lambda request: send(*request), requests))
+    assert [status for status, _ in replies] == [r[4] for r in requests], replies
+    with engine.connect() as connection:
+        stored = dict(connection.execute(text("SELECT name, product_count FROM categories")).all())
+        counted = dict(
+            connection.execute(
+                text(
+                    "SELECT c.name, count(p.id) FROM categories c "
+                    "LEFT JOIN products p ON p.category_id = c.id GROUP BY c.name"
+                )
+            ).all()
+        )
+    assert stored == counted
+    check([Reader(a.port), Reader(b.port)], engine, left)
