@@ -22,8 +22,10 @@ from typing import Any
 
 from tests.live_server import ROOT, free_port, live_process
 
-# Debian's nginx (CI installs it); None when it is missing, and the tests that need it skip.
+# Debian's nginx (CI installs it); None when it is missing, and the tests that need it skip
+# saying so (tests/missing_tools.py reads the reason).
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+NGINX_MISSING = "nginx is not installed: apt-get install -y --no-install-recommends nginx-light"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 SHIPPED_CONFIG = ROOT / "deploy" / "nginx" / "storefront.conf"
 # Every instance signs and reads session cookies with the same key (random per run).

@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from tests.conftest import empty_tables
-from tests.live.instances import NGINX, Instance, Nginx, Shopper, nginx, serving
+from tests.live.instances import NGINX, NGINX_MISSING, Instance, Nginx, Shopper, nginx, serving
 from tests.live_server import free_port
 
 ROUNDS = int(os.environ.get("COHERENCE_ROUNDS", "24"))
@@ -186,9 +186,7 @@ def two_workers(
 def proxy(single_workers: tuple[Instance, Instance]) -> Iterator[Nginx]:
     """nginx (the shipped config) before A and B."""
     if not NGINX:
-        pytest.skip(
-            "nginx is not installed: apt-get install -y --no-install-recommends nginx-light"
-        )
+        pytest.skip(NGINX_MISSING)
     with nginx([instance.port for instance in single_workers]) as running:
         yield running
 

@@ -22,14 +22,19 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import empty_tables
-from tests.live.instances import NGINX, TIMEOUT, Instance, Shopper, nginx, serving
+from tests.live.instances import (
+    NGINX,
+    NGINX_MISSING,
+    TIMEOUT,
+    Instance,
+    Shopper,
+    nginx,
+    serving,
+)
 from tests.live_server import free_port
 
 if not NGINX:
-    pytest.skip(
-        "nginx is not installed: apt-get install -y --no-install-recommends nginx-light",
-        allow_module_level=True,
-    )
+    pytest.skip(NGINX_MISSING, allow_module_level=True)
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
 
