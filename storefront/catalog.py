@@ -8,7 +8,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import Select, bindparam, func, or_, select
 
-from . import common_search, counts, search, textfold
+from . import catalog_version, common_search, counts, search, textfold
 from .extensions import db
 from .filters import ProductFilters
 from .models import Category, Product
@@ -40,6 +40,8 @@ class ProductPage:
     total_exact: bool
     limit: int
     offset: int
+    # The catalog version the page was read at (None when no row came back to carry it).
+    catalog_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ PRODUCT_COLUMNS: Select = select(
     _p.id, _p.name, _p.description, _p.price, _p.image, _c.name.label("category")
 ).join_from(Product.__table__, Category.__table__, _p.category_id == _c.id)
 _PRODUCT_BY_ID = PRODUCT_COLUMNS.where(_p.id == bindparam("product_id"))
+# A list's page carries the catalog version in a last column: the total it may take from the
+# cache is checked against it without a round trip of its own (see `catalog_version`).
+_PAGE_COLUMNS = PRODUCT_COLUMNS.add_columns(catalog_version.CURRENT.label("catalog_version"))
 _CATEGORIES = (
     select(_c.name, _c.slug, _c.product_count)
     .where(_c.product_count > 0)
@@ -141,30 +146,41 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
     )
 
     items = None
+    version: int | None = None
     end = filters.offset + filters.limit
     if walkable and common_search.hints().worth_walking(key, end):
         assert query is not None
         page = common_search.best_tier_page(
-            query, conditions, PRODUCT_COLUMNS, filters.limit, filters.offset
+            query, conditions, _PAGE_COLUMNS, filters.limit, filters.offset
         )
-        items = [ProductView(*row) for row in db.session.execute(page)]
+        items, version = _read_page(page)
         if len(items) < filters.limit:
             common_search.hints().came_up_short(key, end)
             items = None
     if items is None:
-        rows = db.session.execute(_page_statement(filters, conditions, query, dialect))
-        items = [ProductView(*row) for row in rows]
+        items, version = _read_page(_page_statement(filters, conditions, query, dialect))
     if query is not None:
         conditions.append(search.match(query, dialect))
     if (items and len(items) < filters.limit) or (not items and filters.offset == 0):
         # The last page: the total is known without counting.
         total = filters.offset + len(items)
     else:
-        total = counts.cache().get((*key, count_cap), lambda: _count(conditions, count_cap))
+        if version is None:
+            # An empty page past the end brought no version back; it must precede the count.
+            version = catalog_version.read_catalog_version()
+        total = counts.cache().get(
+            (*key, count_cap), version, lambda: _count(conditions, count_cap)
+        )
     if walkable:
         common_search.hints().counted(key, total)
     exact = total <= count_cap
-    return ProductPage(items, min(total, count_cap), exact, filters.limit, filters.offset)
+    return ProductPage(items, min(total, count_cap), exact, filters.limit, filters.offset, version)
+
+
+def _read_page(statement: Select) -> tuple[list[ProductView], int | None]:
+    """The products of a page statement, and the catalog version read with them (if any row)."""
+    rows = db.session.execute(statement).all()
+    return [ProductView(*row[:-1]) for row in rows], (rows[0][-1] if rows else None)
 
 
 def _count(conditions: list, count_cap: int) -> int:
@@ -176,7 +192,7 @@ def _count(conditions: list, count_cap: int) -> int:
 def _page_statement(
     filters: ProductFilters, conditions: list, query: search.SearchQuery | None, dialect: str
 ) -> Select:
-    """SELECT of one page of products."""
+    """SELECT of one page of products, the catalog version in its last column."""
     order = _order(filters, query, dialect)
     if query is not None:
         conditions = [*conditions, search.match(query, dialect)]
@@ -192,9 +208,9 @@ def _page_statement(
             .offset(filters.offset)
             .subquery("page")
         )
-        return PRODUCT_COLUMNS.join(page, page.c.id == _p.id).order_by(*order)
+        return _PAGE_COLUMNS.join(page, page.c.id == _p.id).order_by(*order)
     return (
-        PRODUCT_COLUMNS.where(*conditions)
+        _PAGE_COLUMNS.where(*conditions)
         .order_by(*order)
         .limit(filters.limit)
         .offset(filters.offset)
@@ -207,11 +223,17 @@ def get_product(product_id: int) -> ProductView | None:
     return ProductView(*row) if row else None
 
 
-def list_categories() -> list[CategoryView]:
+def list_categories(version: int | None = None) -> list[CategoryView]:
     """Categories that have products, sorted by name, with their product counts.
 
-    Every catalog page shows this list; it is kept like a count (see `counts`).
+    Kept like a total (see `counts`), at `version` when an earlier statement of the request
+    read it (a product page's), else at the version read first: that read costs the round trip
+    the list would, and saves making its few dozen rows (~0.2 ms of 1.5).
     """
+    if version is None:
+        version = catalog_version.read_catalog_version()
     return counts.cache().get(
-        "categories", lambda: [CategoryView(*row) for row in db.session.execute(_CATEGORIES)]
+        "categories",
+        version,
+        lambda: [CategoryView(*row) for row in db.session.execute(_CATEGORIES)],
     )

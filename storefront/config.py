@@ -159,6 +159,8 @@ def load_settings(instance_path: Path, overrides: dict[str, object]) -> dict[str
         "MAX_LINE_QUANTITY": _int("MAX_LINE_QUANTITY", 99),
         "MAX_CART_LINES": _int("MAX_CART_LINES", 100),
         "COUNT_CAP": _int("COUNT_CAP", DEFAULT_COUNT_CAP),
+        # Longest a process keeps a total or the category list; any catalog write made through
+        # the app (any process) retires them at once (see storefront/catalog_version.py).
         "COUNT_CACHE_SECONDS": _int("COUNT_CACHE_SECONDS", 30),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
         "MAX_BULK_BYTES": _int("MAX_BULK_BYTES", 32 * 1024 * 1024),

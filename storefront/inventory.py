@@ -1,4 +1,10 @@
-"""Catalog writes (create, bulk, update, delete), shared by the admin API and the CLI."""
+"""Catalog writes (create, bulk, update, delete), shared by the admin API and the CLI.
+
+Each one bumps the catalog version in the caller's transaction (`catalog_version`), so every
+process's cached totals see it from the commit on. The bump comes before the write's first
+row lock: the version row then orders concurrent catalog writes, which can never wait for
+each other in opposite orders (category inserts, the category counts, a product's row).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from slugify import slugify
 from sqlalchemy import delete, insert, select, update
 
-from . import counts, search, textfold
+from . import search, textfold
 from .catalog import ProductView, get_product
+from .catalog_version import bump_catalog_version
 from .extensions import db
 from .models import Category, Product
 from .schemas import ProductIn, ProductPatch
@@ -27,13 +34,23 @@ def _free_slug(name: str, taken: set[str]) -> str:
     return slug
 
 
+def _existing_categories(keys: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """(id, stored name) of the categories among folded `keys` that exist, by key."""
+    rows = db.session.execute(
+        select(_c.id, _c.name, _c.name_key).where(_c.name_key.in_(list(keys)))
+    ).all()
+    return {row.name_key: (row.id, row.name) for row in rows}
+
+
 def ensure_categories(names: Iterable[str]) -> dict[str, tuple[int, str]]:
     """Map each name's folded key to (id, stored name), creating missing categories."""
     wanted = {textfold.fold(name): name for name in names}
-    rows = db.session.execute(
-        select(_c.id, _c.name, _c.name_key).where(_c.name_key.in_(wanted))
-    ).all()
-    found = {row.name_key: (row.id, row.name) for row in rows}
+    found = _existing_categories(wanted)
+    if len(found) < len(wanted):
+        bump_catalog_version()
+        # The bump waited for any catalog write in progress, which may have just made one of
+        # these: look again (a second insert would break the name's unique constraint).
+        found = _existing_categories(wanted)
     missing = [name for key, name in wanted.items() if key not in found]
     if missing:
         taken = set(db.session.scalars(select(_c.slug)))
@@ -86,11 +103,11 @@ def create_products(
         kept.append((item, category_name))
     if not rows:
         return []
+    bump_catalog_version()
     new_ids = db.session.scalars(
         insert(Product).returning(_p.id, sort_by_parameter_order=True), rows
     ).all()
     search.remember_terms(new_ids)
-    counts.cache().clear()
     _count_products(Counter(row["category_id"] for row in rows))
     return [
         ProductView(new_id, item.name, item.description, item.price, item.image, category)
@@ -103,6 +120,7 @@ def update_product(product_id: int, patch: ProductPatch) -> ProductView | None:
     product = db.session.get(Product, product_id)
     if product is None:
         return None
+    bump_catalog_version()
     changes = patch.model_dump(exclude_unset=True)
     if "category" in changes:
         category = changes.pop("category")
@@ -114,19 +132,21 @@ def update_product(product_id: int, patch: ProductPatch) -> ProductView | None:
         setattr(product, field, value)
     db.session.flush()
     search.remember_terms([product_id])
-    counts.cache().clear()
     return get_product(product_id)
 
 
 def delete_product(product_id: int) -> bool:
-    """Delete a product (its cart lines go with it); False when it did not exist."""
+    """Delete a product (its cart lines go with it); False when it did not exist.
+
+    On False the caller rolls back, as for any write that changed nothing (the bump with it).
+    """
+    bump_catalog_version()
     category_id = db.session.execute(
         delete(Product).where(_p.id == product_id).returning(_p.category_id)
     ).scalar()
     if category_id is None:
         return False
     _count_products({category_id: -1})
-    counts.cache().clear()
     return True
 
 

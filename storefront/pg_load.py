@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from . import textfold
+from .catalog_version import BUMP
 from .models import Product
 from .synthetic import SyntheticProduct
 
@@ -69,6 +70,10 @@ def _copy_stream(engine: Engine, chunks: _Chunks, progress: Callable[[int], None
         with raw.driver_connection.cursor() as cursor:
             cursor.execute(_SETUP[0])
             _copy(cursor, "products", chunks, progress)
+            # Last, unlike other writes: the two streams would otherwise run one after the
+            # other. Their only locks on shared rows are the categories' key-share locks, which
+            # no other catalog write waits for.
+            cursor.execute(BUMP.text)
         raw.commit()
     finally:
         raw.close()
@@ -111,7 +116,9 @@ def _rebuild(engine: Engine, indexes: list[tuple[str, str]]) -> None:
     together take about as long on the second.
     """
     first = [definition for _, definition in indexes[:1]]
-    rest = [definition for _, definition in indexes[1:]] + [ALL_TERMS, RECOUNT]
+    # In autocommit, each its own transaction: the bump commits after the vocabulary and the
+    # counts it announces (a cached typo search's total depends on the vocabulary).
+    rest = [definition for _, definition in indexes[1:]] + [ALL_TERMS, RECOUNT, BUMP.text]
     with ThreadPoolExecutor(WORKERS) as pool:
         for future in [pool.submit(_build, engine, first), pool.submit(_build, engine, rest)]:
             future.result()
@@ -182,6 +189,8 @@ def merge(
         )
         with connection.connection.driver_connection.cursor() as cursor:
             _copy(cursor, "staging", _Chunks(products, ids), progress)
+        # Before the first lock on a shared row, as every catalog write (see `inventory`).
+        connection.execute(BUMP)
         result = connection.execute(
             text(
                 f"INSERT INTO products ({COLUMNS}) SELECT {COLUMNS} FROM staging s "

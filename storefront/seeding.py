@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from . import counts, inventory, pg_load, synthetic
+from . import inventory, pg_load, synthetic
 from .api.body import pydantic_issues
 from .extensions import db
 from .models import Product
@@ -78,10 +78,8 @@ def load_generated(products: Iterable[SyntheticProduct], progress: Callable[[int
     if engine.dialect.name == "postgresql":
         loader = pg_load.load_empty if product_count() == 0 else pg_load.merge
         db.session.commit()
-        added = loader(engine, products, ids, progress)
-        # COPY goes around `inventory`, which clears the cached counts on every other write.
-        counts.cache().clear()
-        return added
+        # COPY goes around `inventory`; the loaders bump the catalog version themselves.
+        return loader(engine, products, ids, progress)
     added = 0
     products = iter(products)
     while chunk := list(islice(products, CHUNK)):

@@ -108,3 +108,23 @@ def test_a_category_is_looked_up_once(app: Flask, client: FlaskClient, product_i
     create_products(client, [product_data(name="Лампа", category="Свет")])
     assert lookups("/api/products/?category=Свет") == 1
     assert lookups("/api/products/?category=svet") == 0
+
+
+def test_a_cached_total_costs_no_statement_of_its_own(app: Flask, client: FlaskClient) -> None:
+    """A full page whose total is cached sends the page alone, which reads the catalog version
+    too; after a write (through any process) the next such page counts again."""
+    create_products(client, [product_data(name=f"Стул {n}", category="Мебель") for n in range(3)])
+
+    def statements(path: str) -> list[str]:
+        with sent(app) as recorded:
+            assert client.get(path).status_code == 200
+        return [s.sql for s in recorded]
+
+    for path in ("/api/products/?category=mebel&limit=1", "/?search=стул&limit=1"):
+        counted = statements(path)
+        assert any(sql.lstrip().startswith("SELECT count(") for sql in counted), counted
+        cached = [sql for sql in statements(path) if "FROM products" in sql]
+        assert len(cached) == 1 and "catalog_version" in cached[0], cached
+    create_products(client, [product_data(name="Стол", category="Мебель")])
+    again = statements("/api/products/?category=mebel&limit=1")
+    assert any(sql.lstrip().startswith("SELECT count(") for sql in again), again

@@ -4,7 +4,7 @@ Every model is imported here, so `db.metadata` (and with it the migrations) know
 """
 
 from .carts import Cart, CartItem
-from .catalog import Category, Product, SearchTerm
+from .catalog import CatalogVersion, Category, Product, SearchTerm
 from .idempotency import IdempotencyKey
 from .mail import OutboxMessage
 from .orders import Order, OrderLine
@@ -12,6 +12,7 @@ from .orders import Order, OrderLine
 __all__ = [
     "Cart",
     "CartItem",
+    "CatalogVersion",
     "Category",
     "IdempotencyKey",
     "Order",

@@ -1,4 +1,4 @@
-"""The catalog: categories, products and the search vocabulary."""
+"""The catalog: categories, products, the search vocabulary and the catalog's version."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Computed,
     DateTime,
@@ -117,6 +118,17 @@ class SearchTerm(db.Model):
     __tablename__ = "search_terms"
 
     term: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+class CatalogVersion(db.Model):
+    """One row counting the catalog's committed changes (see `storefront.catalog_version`)."""
+
+    __tablename__ = "catalog_version"
+    # One row only: every catalog write updates it, every cached read compares with it.
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 @event.listens_for(Category, "before_insert")

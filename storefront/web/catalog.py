@@ -49,7 +49,7 @@ def catalog() -> ResponseReturnValue:
     return render_template(
         "catalog/index.html",
         fragment=False,
-        categories=form.category_choices(list_categories()),
+        categories=form.category_choices(list_categories(result.catalog_version)),
         sort_choices=SORT_CHOICES,
         **context,
     )

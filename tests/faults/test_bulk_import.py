@@ -35,7 +35,9 @@ FAULTS = {
 }
 STATE = (
     "SELECT (SELECT count(*) FROM products), (SELECT count(*) FROM categories), "
-    "(SELECT coalesce(sum(product_count), 0) FROM categories), (SELECT count(*) FROM search_terms)"
+    "(SELECT coalesce(sum(product_count), 0) FROM categories), "
+    "(SELECT count(*) FROM search_terms), "
+    "(SELECT version FROM catalog_version)"
 )
 INDEXES = "SELECT indexname FROM pg_indexes WHERE tablename = 'products' ORDER BY 1"
 
@@ -50,7 +52,8 @@ def rows(count: int) -> list[dict[str, Any]]:
 
 
 def state(cluster: Cluster, database: str) -> tuple[Any, ...]:
-    """Products, categories, the stored category counts, the search vocabulary."""
+    """Products, categories, the stored category counts, the search vocabulary, the catalog
+    version (a write rolled back bumps nothing)."""
     with cluster.connect(database) as connection:
         return tuple(connection.execute(STATE).fetchone() or ())
 
