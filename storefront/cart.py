@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, delete, select, text, update
+from sqlalchemy import and_, bindparam, delete, or_, select, text, update
 
 from .catalog import PRODUCT_COLUMNS, ProductView
 from .extensions import db
@@ -55,6 +55,21 @@ class LineLimit(CartError):
     field = "product_id"
 
 
+class StockLimit(CartError):
+    """The line would hold more than the product's tracked stock."""
+
+    def __init__(self, stock: int, in_cart: int = 0) -> None:
+        if stock == 0:
+            message = "This product is out of stock."
+        elif in_cart:
+            message = f"Only {stock} in stock; this cart has {in_cart} already."
+        else:
+            message = f"Only {stock} in stock."
+        super().__init__(message)
+        self.stock = stock
+        self.in_cart = in_cart
+
+
 @dataclass(frozen=True)
 class CartLimits:
     """Per-line quantity and per-cart line limits (from configuration)."""
@@ -71,6 +86,11 @@ class CartLine:
     product: ProductView
     quantity: int
     line_total: Decimal
+
+    @property
+    def available(self) -> bool:
+        """False when the product's tracked stock fell below this line's quantity."""
+        return self.product.stock is None or self.product.stock >= self.quantity
 
 
 @dataclass(frozen=True)
@@ -98,12 +118,15 @@ _TOUCH = text(
     "ON CONFLICT (token) DO UPDATE SET updated_at = CURRENT_TIMESTAMP "
     "RETURNING id"
 )
-# Adds a line or grows it, but only while the line stays within max_quantity and a new line
-# fits under max_lines: the limits hold inside the statement, so nothing is read first.
+# Adds a line or grows it, but only while the line stays within max_quantity and the product's
+# tracked stock, and a new line fits under max_lines: the limits hold inside the statement, so
+# nothing is read first (the cart row is locked, so the line's quantity cannot move meanwhile).
 _ADD = text(
     "INSERT INTO cart_items (cart_id, product_id, quantity) "
     "SELECT :cart_id, products.id, :quantity FROM products "
-    "WHERE products.id = :product_id AND ("
+    "WHERE products.id = :product_id AND (products.stock IS NULL OR products.stock >= "
+    " :quantity + COALESCE((SELECT quantity FROM cart_items"
+    " WHERE cart_id = :cart_id AND product_id = :product_id), 0)) AND ("
     " (SELECT count(*) FROM cart_items WHERE cart_id = :cart_id) < :max_lines"
     " OR EXISTS (SELECT 1 FROM cart_items WHERE cart_id = :cart_id AND product_id = :product_id)"
     ") "
@@ -112,6 +135,8 @@ _ADD = text(
     "WHERE cart_items.quantity + excluded.quantity <= :max_quantity "
     "RETURNING id"
 )
+# The tracked stock of a cart line's product (NULL: not tracked).
+_STOCK_OF_LINE = select(_p.stock).where(_p.id == _item.c.product_id).scalar_subquery()
 _LINES = (
     PRODUCT_COLUMNS.add_columns(_item.c.id.label("line_id"), _item.c.quantity)
     .join(_item, _item.c.product_id == _p.id)
@@ -139,7 +164,7 @@ def get_cart(token: str | None) -> CartView:
     rows = db.session.execute(_LINES, {"token": token})
     lines = []
     for row in rows:
-        product = ProductView(*row[:6])
+        product = ProductView(*row[:7])
         lines.append(CartLine(row.line_id, product, row.quantity, product.price * row.quantity))
     return CartView(
         lines,
@@ -164,16 +189,20 @@ def add_to_cart(token: str, product_id: int, quantity: int, limits: CartLimits) 
         },
     ).first()
     if added is None:
-        raise _why_not_added(cart_id, product_id, limits)
+        raise _why_not_added(cart_id, product_id, quantity, limits)
     return get_cart(token)
 
 
-def _why_not_added(cart_id: int, product_id: int, limits: CartLimits) -> CartError:
-    if db.session.get(Product, product_id) is None:
+def _why_not_added(cart_id: int, product_id: int, wanted: int, limits: CartLimits) -> CartError:
+    found = db.session.execute(select(_p.stock).where(_p.id == product_id)).first()
+    if found is None:
         return ProductNotFound(f"There is no product {product_id}.")
     quantity = db.session.execute(
         select(_item.c.quantity).where(_item.c.cart_id == cart_id, _item.c.product_id == product_id)
     ).scalar()
+    stock = found.stock
+    if stock is not None and (quantity or 0) + wanted > stock:
+        return StockLimit(stock, quantity or 0)
     if quantity is not None:
         return QuantityLimit(
             f"A line holds at most {limits.max_quantity}; this one has {quantity} already."
@@ -193,11 +222,21 @@ def set_quantity(token: str | None, item_id: int, quantity: int, limits: CartLim
     _touch_cart(token)  # type: ignore[arg-type]
     result = db.session.execute(
         update(_item)
-        .where(and_(_item.c.id == item_id, _item.c.cart_id == cart_id))
+        .where(
+            and_(_item.c.id == item_id, _item.c.cart_id == cart_id),
+            or_(_STOCK_OF_LINE.is_(None), quantity <= _STOCK_OF_LINE),
+        )
         .values(quantity=quantity)
     )
     if result.rowcount == 0:
-        raise LineNotFound(f"Your cart has no line {item_id}.")
+        stock = db.session.execute(
+            select(_p.stock)
+            .join(_item, _item.c.product_id == _p.id)
+            .where(_item.c.id == item_id, _item.c.cart_id == cart_id)
+        ).first()
+        if stock is None:
+            raise LineNotFound(f"Your cart has no line {item_id}.")
+        raise StockLimit(stock.stock)
     return get_cart(token)
 
 

@@ -29,6 +29,8 @@ class ProductView:
     price: Decimal
     image: str | None
     category: str
+    # Units on hand; None when the shop does not track this product's stock.
+    stock: int | None
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class CategoryView:
 # and rebuilding this one (and its cache key) on every request was a third of a product
 # detail's CPU time.
 PRODUCT_COLUMNS: Select = select(
-    _p.id, _p.name, _p.description, _p.price, _p.image, _c.name.label("category")
+    _p.id, _p.name, _p.description, _p.price, _p.image, _c.name.label("category"), _p.stock
 ).join_from(Product.__table__, Category.__table__, _p.category_id == _c.id)
 _PRODUCT_BY_ID = PRODUCT_COLUMNS.where(_p.id == bindparam("product_id"))
 # A list's page carries the catalog version in a last column: the total it may take from the
@@ -132,12 +134,14 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
         conditions.append(_p.price >= filters.min_price)
     if filters.max_price is not None:
         conditions.append(_p.price <= filters.max_price)
+    if filters.in_stock:
+        conditions.append(or_(_p.stock.is_(None), _p.stock > 0))
     dialect = _dialect()
     query = None
     if filters.search:
         query = search.prepare(search.SearchQuery.parse(filters.search), dialect)
     words = query.text if query is not None else None
-    key = (tuple(category_ids), filters.min_price, filters.max_price, words)
+    key = (tuple(category_ids), filters.min_price, filters.max_price, words, filters.in_stock)
     walkable = (
         dialect == "postgresql"
         and query is not None
@@ -165,7 +169,10 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
         # The last page: the total is known without counting.
         total = filters.offset + len(items)
     else:
-        if version is None:
+        if filters.in_stock:
+            # Every checkout changes stock without bumping the catalog version: count afresh.
+            version = None
+        elif version is None:
             # An empty page past the end brought no version back; it must precede the count.
             version = catalog_version.read_catalog_version()
         total = counts.cache().get(

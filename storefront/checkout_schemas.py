@@ -12,18 +12,29 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from .models.orders import DELIVERY_METHODS, PAYMENT_METHODS, STATUSES
-from .schemas import _text
+from .schemas import NON_BLANK_TEXT_PATTERN, Cart, ValidationIssue, _text
 
 MAX_EMAIL = 254
-PHONE_CHARACTERS = re.compile(r"[0-9 +()\-]{5,32}", re.ASCII)
-MIN_PHONE_DIGITS = 5
+# Digits, spaces, + ( ) -, and at least 5 digits; 5 to 32 characters as sent.
+PHONE_PATTERN = r"^(?:[ +()\-]*[0-9]){5}[0-9 +()\-]*$"
+_PHONE_RE = re.compile(PHONE_PATTERN)
 # A total may be up to 100 lines x 99 units x 1 000 000 000: 13 digits before the point.
-AMOUNT_PATTERN = r"^\d{1,13}(\.\d{1,2})?$"
-_AMOUNT_RE = re.compile(AMOUNT_PATTERN, re.ASCII)
+AMOUNT_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
+_AMOUNT_RE = re.compile(AMOUNT_PATTERN)
 _CENT = Decimal("0.01")
+_MAX_AMOUNT = Decimal("9999999999999.99")
 
 
 def _email(value: str) -> str:
@@ -35,11 +46,11 @@ def _email(value: str) -> str:
 
 
 def _phone(value: str) -> str:
-    if not PHONE_CHARACTERS.fullmatch(value):
-        raise ValueError("must be 5 to 32 characters: digits, spaces, + ( ) -")
-    if sum(ch.isdigit() for ch in value) < MIN_PHONE_DIGITS:
-        raise ValueError(f"must have at least {MIN_PHONE_DIGITS} digits")
-    return value
+    if not 5 <= len(value) <= 32 or not _PHONE_RE.fullmatch(value):
+        raise ValueError(
+            "must be 5 to 32 characters of digits, spaces, + ( ) -, with at least 5 digits"
+        )
+    return value.strip(" ")
 
 
 def parse_amount(value: object) -> Decimal:
@@ -52,68 +63,94 @@ def parse_amount(value: object) -> Decimal:
         amount = Decimal(value)
     except InvalidOperation:
         raise ValueError("must be a number") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError("must be a finite amount of at least 0")
-    if amount != amount.quantize(_CENT) or amount >= Decimal(10) ** 13:
-        raise ValueError("must have at most 13 digits before the point and 2 after it")
+    if not amount.is_finite() or not 0 <= amount <= _MAX_AMOUNT:
+        raise ValueError("must be an amount from 0 to 9999999999999.99")
+    if amount != amount.quantize(_CENT):
+        raise ValueError("must have at most 2 decimals")
     return amount
 
 
+# Stored as typed (not trimmed): the library refuses spaces anyway.
 Email = Annotated[
     str,
-    _text(3, MAX_EMAIL),
+    Field(strict=True, max_length=MAX_EMAIL),
     AfterValidator(_email),
     WithJsonSchema(
         {
             "type": "string",
             "format": "email",
             "maxLength": MAX_EMAIL,
-            "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
             "description": "A valid email address, stored as typed, compared case-insensitively.",
         }
     ),
 ]
-Phone = Annotated[str, _text(5, 32), AfterValidator(_phone)]
+Phone = Annotated[
+    str,
+    Field(strict=True),
+    AfterValidator(_phone),
+    WithJsonSchema({"type": "string", "minLength": 5, "maxLength": 32, "pattern": PHONE_PATTERN}),
+]
 Amount = Annotated[
     Decimal,
     PlainValidator(parse_amount),
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": 9_999_999_999_999.99},
+                {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": float(_MAX_AMOUNT),
+                    "multipleOf": 0.01,
+                },
                 {"type": "string", "pattern": AMOUNT_PATTERN},
             ],
             "description": "At least 0, at most 2 decimals.",
         }
     ),
 ]
+# Text as the catalog's: 5 to 500 characters as sent, not blank, then trimmed.
+_ADDRESS_TEXT = TypeAdapter(_text(5, 500))
 
 
 def _address(value: object) -> str | None:
-    """An address: None, or text of 5 to 500 characters (trimmed)."""
+    """An address: None, or text of 5 to 500 characters as sent (then trimmed)."""
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise ValueError("must be text or null")
-    value = value.strip()
-    if not 5 <= len(value) <= 500:
-        raise ValueError("must be 5 to 500 characters")
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+    try:
+        return _ADDRESS_TEXT.validate_python(value)
+    except ValidationError as exc:
+        raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
 
 
-Address = Annotated[
-    str | None,
-    PlainValidator(_address),
-    WithJsonSchema(
+_ADDRESS_SCHEMA = {
+    "type": "string",
+    "minLength": 5,
+    "maxLength": 500,
+    "pattern": NON_BLANK_TEXT_PATTERN,
+}
+Address = Annotated[str | None, PlainValidator(_address)]
+# Courier needs an address; pickup takes one or null and ignores it (the order's is null).
+DELIVERY_SCHEMA = {
+    "oneOf": [
         {
-            "anyOf": [{"type": "string", "minLength": 5, "maxLength": 500}, {"type": "null"}],
-            "description": "Where the courier brings the order (5–500 characters); "
-            "required for courier, ignored for pickup.",
-        }
-    ),
-]
+            "type": "object",
+            "properties": {
+                "method": {"const": "pickup"},
+                "address": {"anyOf": [_ADDRESS_SCHEMA, {"type": "null"}]},
+            },
+            "required": ["method"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"method": {"const": "courier"}, "address": _ADDRESS_SCHEMA},
+            "required": ["method", "address"],
+            "additionalProperties": False,
+        },
+    ],
+    "description": "pickup (free), or courier (DELIVERY_FEE, free from FREE_DELIVERY_FROM) to "
+    "`address`: 5–500 characters.",
+}
 
 
 class _Body(BaseModel):
@@ -124,7 +161,7 @@ class DeliveryIn(_Body):
     """How the order reaches the shopper."""
 
     method: Literal[DELIVERY_METHODS]  # type: ignore[valid-type]
-    address: Any = None
+    address: Address = None
 
 
 class CheckoutIn(_Body):
@@ -133,7 +170,7 @@ class CheckoutIn(_Body):
     email: Email
     name: _text(1, 200)  # type: ignore[valid-type]
     phone: Phone
-    delivery: DeliveryIn
+    delivery: Annotated[DeliveryIn, WithJsonSchema(DELIVERY_SCHEMA)]
     payment: Literal[PAYMENT_METHODS]  # type: ignore[valid-type]
     comment: _text(0, 1000) = ""  # type: ignore[valid-type]
     expected_total: Amount
@@ -146,15 +183,143 @@ class StatusIn(_Body):
 
 
 def delivery_address(delivery: DeliveryIn) -> tuple[str | None, list[dict[str, Any]]]:
-    """The validated address for `delivery`, and the issues with it (located under body)."""
+    """The address the order keeps (None for pickup), and the issue when courier lacks one."""
     if delivery.method != "courier":
         return None, []
-    try:
-        address = _address(delivery.address)
-    except ValueError as exc:
-        return None, [{"loc": ["body", "delivery", "address"], "msg": str(exc)}]
-    if address is None:
+    if delivery.address is None:
         return None, [
             {"loc": ["body", "delivery", "address"], "msg": "is required for courier delivery"}
         ]
-    return address, []
+    return delivery.address, []
+
+
+# Response schemas: used only to document the API.
+Money = Annotated[Decimal, WithJsonSchema({"type": "number"})]
+GENERIC_CODES = (
+    "malformed_json",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "body_too_large",
+    "uri_too_long",
+    "unsupported_media_type",
+    "validation_error",
+    "rate_limited",
+    "unavailable",
+)
+CHECKOUT_CODES = (
+    "cart_empty",
+    "out_of_stock",
+    "price_changed",
+    "in_progress",
+    "idempotency_key_reused",
+    "invalid_transition",
+)
+
+
+class CodedProblem(BaseModel):
+    """A problem (RFC 9457) with the machine-readable `code` of checkout, orders and account."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: Literal[GENERIC_CODES + CHECKOUT_CODES]  # type: ignore[valid-type]
+    errors: list[ValidationIssue] | None = None
+
+
+class ShortLineOut(BaseModel):
+    """A cart line asking for more than the product's tracked stock."""
+
+    item_id: int
+    product_id: int
+    requested: int
+    available: int
+
+
+class CheckoutConflict(BaseModel):
+    """Why the cart cannot be ordered as it is: nothing was written."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: Literal["cart_empty", "out_of_stock", "price_changed", "in_progress"]
+    items: list[ShortLineOut] | None = Field(None, description="out_of_stock: the short lines.")
+    cart: Cart | None = Field(None, description="price_changed: the cart at today's prices.")
+    total: Money | None = Field(None, description="price_changed: today's total with delivery.")
+
+
+class DeliveryOption(BaseModel):
+    """A delivery method and what it costs for this cart."""
+
+    method: Literal[DELIVERY_METHODS]  # type: ignore[valid-type]
+    title: str
+    fee: Money
+
+
+class PaymentOption(BaseModel):
+    """A payment method."""
+
+    method: Literal[PAYMENT_METHODS]  # type: ignore[valid-type]
+    title: str
+
+
+class CheckoutOut(BaseModel):
+    """What a frontend needs to show the checkout of the session's cart."""
+
+    cart: Cart
+    delivery: list[DeliveryOption]
+    payment: list[PaymentOption]
+
+
+class OrderDelivery(BaseModel):
+    """How the order reaches the shopper."""
+
+    method: Literal[DELIVERY_METHODS]  # type: ignore[valid-type]
+    address: str | None
+    fee: Money
+
+
+class OrderPayment(BaseModel):
+    """How the order is paid."""
+
+    method: Literal[PAYMENT_METHODS]  # type: ignore[valid-type]
+
+
+class OrderLineOut(BaseModel):
+    """A line with the product's name and price at the moment of ordering."""
+
+    product_id: int | None = Field(description="null once the product was deleted.")
+    name: str
+    unit_price: Money
+    quantity: int
+    line_total: Money
+
+
+class Order(BaseModel):
+    """A placed order."""
+
+    number: str = Field(pattern=r"^[A-Z0-9-]{4,32}$")
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    created_at: str = Field(description="RFC 3339.")
+    email: str
+    name: str
+    phone: str
+    delivery: OrderDelivery
+    payment: OrderPayment
+    comment: str
+    items: list[OrderLineOut]
+    subtotal: Money
+    total: Money
+    currency: str
+
+
+class OrderPage(BaseModel):
+    """Orders, newest first."""
+
+    items: list[Order]
+    total: int
+    limit: int
+    offset: int

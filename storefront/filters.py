@@ -42,6 +42,8 @@ class ProductFilters:
     sort: str = "name"
     limit: int = DEFAULT_LIMIT
     offset: int = 0
+    # Only products in stock (or whose stock is not tracked).
+    in_stock: bool = False
     issues: tuple[Issue, ...] = field(default=(), compare=False)
 
 
@@ -104,6 +106,12 @@ def parse_filters(args: QueryArgs, count_cap: int, *, page: int | None = None) -
     if sort is None or (sort == "relevance" and "search" not in values):
         sort = "relevance" if "search" in values and sort is None else "name"
     values["sort"] = sort
+
+    in_stock = _clean(args.get("in_stock"))
+    if in_stock == "true":
+        values["in_stock"] = True
+    elif in_stock not in (None, "false"):
+        issues.append(Issue(("query", "in_stock"), "must be true or false"))
 
     values["limit"], values["offset"], paging_issues = read_limit_offset(args, count_cap)
     if page is not None:

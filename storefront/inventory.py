@@ -73,6 +73,7 @@ def product_row(item: ProductIn, category_id: int) -> dict[str, object]:
         "description": item.description,
         "price": item.price,
         "image": item.image,
+        "stock": item.stock,
         "category_id": category_id,
         "name_key": textfold.fold(item.name),
         "search_text": textfold.search_text(item.name, item.description),
@@ -110,7 +111,9 @@ def create_products(
     search.remember_terms(new_ids)
     _count_products(Counter(row["category_id"] for row in rows))
     return [
-        ProductView(new_id, item.name, item.description, item.price, item.image, category)
+        ProductView(
+            new_id, item.name, item.description, item.price, item.image, category, item.stock
+        )
         for new_id, (item, category) in zip(new_ids, kept, strict=True)
     ]
 

@@ -161,6 +161,32 @@ def _integer(low: int, high: int) -> Any:
 
 
 Id = _integer(1, MAX_ID)
+MAX_STOCK = 1_000_000
+
+
+def _stock(value: object) -> int | None:
+    """Units on hand: a whole number from 0 to MAX_STOCK, or None (stock not tracked)."""
+    if value is None:
+        return None
+    value = _whole_number(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number or null")
+    if not 0 <= value <= MAX_STOCK:
+        raise ValueError(f"must be from 0 to {MAX_STOCK}, or null when stock is not tracked")
+    return value
+
+
+# One validator that takes None too (see Image).
+Stock = Annotated[
+    int | None,
+    PlainValidator(_stock),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_STOCK}, {"type": "null"}],
+            "description": "Units on hand; null: stock not tracked (always available).",
+        }
+    ),
+]
 
 
 class _Body(BaseModel):
@@ -175,6 +201,7 @@ class ProductIn(_Body):
     price: PriceIn
     category: CategoryName
     image: Image = None
+    stock: Stock = None
 
 
 def _drop_default(schema: dict[str, Any]) -> None:
@@ -199,6 +226,7 @@ class ProductPatch(_Body):
     price: PriceIn = _not_sent()
     category: CategoryName = _not_sent()
     image: Image = _not_sent()
+    stock: Stock = _not_sent()
 
     @field_validator("name", "description", "price", "category", mode="before")
     @classmethod
@@ -234,6 +262,7 @@ class Product(BaseModel):
     price: Annotated[Decimal, WithJsonSchema({"type": "number"})]
     image: str | None
     category: str
+    stock: int | None = Field(description="Units on hand; null when not tracked.")
 
 
 class ProductPage(BaseModel):
@@ -261,6 +290,9 @@ class CartItem(BaseModel):
     product: Product
     quantity: int
     line_total: Annotated[Decimal, WithJsonSchema({"type": "number"})]
+    available: bool = Field(
+        description="False when the product's tracked stock fell below the line's quantity."
+    )
 
 
 class Cart(BaseModel):

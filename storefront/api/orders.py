@@ -98,7 +98,7 @@ def update_order(number: str) -> Response:
     return _transition(_visible_order(number, for_update=True), data.status)
 
 
-@bp.post("/orders/<number>/cancel", strict_slashes=False)
+@bp.post("/orders/<number>/cancel/", strict_slashes=False)
 @rate_limited(CART)
 def cancel_order(number: str) -> Response:
     """The shopper cancels their order while it is new; its tracked stock goes back."""

@@ -20,6 +20,7 @@ def product_json(product: ProductView) -> dict[str, Any]:
         "price": plain(product.price),
         "image": product.image,
         "category": product.category,
+        "stock": product.stock,
     }
 
 
@@ -52,6 +53,7 @@ def cart_json(view: CartView, currency: str) -> dict[str, Any]:
                 "product": product_json(line.product),
                 "quantity": line.quantity,
                 "line_total": plain(line.line_total),
+                "available": line.available,
             }
             for line in view.lines
         ],

@@ -40,6 +40,10 @@ def _refusal(error: cart.CartError) -> str:
         return _("Этого товара уже нет в каталоге.")
     if isinstance(error, cart.LineNotFound):
         return _("Этой позиции уже нет в корзине: возможно, её убрали в другой вкладке.")
+    if isinstance(error, cart.StockLimit):
+        if error.stock == 0:
+            return _("Этого товара нет в наличии.")
+        return _("В наличии только %(count)d шт.", count=error.stock)
     if isinstance(error, cart.LineLimit):
         return _(
             "В корзине может быть не больше %(count)d разных товаров.",
