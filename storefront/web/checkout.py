@@ -95,17 +95,17 @@ def _field_of(loc: tuple[object, ...]) -> str:
 
 def _validate(form: CheckoutForm, expected_total: Decimal) -> CheckoutIn | None:
     """The validated request, or None with `form.errors` saying what to fix."""
+    data = None
     try:
         data = CheckoutIn.model_validate(form.body(expected_total))
     except ValidationError as exc:
         for error in exc.errors():
-            name = _field_of(tuple(error["loc"]))
-            form.errors[name] = str(FIELD_MESSAGES[name])
-        return None
-    if delivery_address(data.delivery)[1]:
-        form.errors["address"] = str(FIELD_MESSAGES["address"])
-        return None
-    return data
+            form.errors[_field_of(tuple(error["loc"]))] = ""
+    if form.values["delivery"] == "courier" and not form.values["address"]:
+        form.errors["address"] = ""
+    for name in form.errors:
+        form.errors[name] = str(FIELD_MESSAGES[name])
+    return None if form.errors else data
 
 
 def _page(form: CheckoutForm, notices: list[tuple[str, str]] | None = None) -> ResponseReturnValue:

@@ -189,9 +189,16 @@ def test_the_shop_gets_a_copy_when_shop_email_is_set(database_url: str, stocked_
 
 def test_pickup_ignores_an_address(client: FlaskClient, stocked) -> None:
     add(client, stocked["mug"]["id"])
-    response = place(client, details("999.50", delivery={"method": "pickup", "address": "x"}))
+    pickup = {"method": "pickup", "address": "Москва, Арбат, 1"}
+    response = place(client, details("999.50", delivery=pickup))
     assert response.status_code == 201
     assert body(response)["delivery"] == {"method": "pickup", "address": None, "fee": 0}
+
+
+def test_an_address_sent_with_pickup_must_still_be_one(client: FlaskClient, stocked) -> None:
+    add(client, stocked["mug"]["id"])
+    response = place(client, details("999.50", delivery={"method": "pickup", "address": "x"}))
+    assert [e["loc"] for e in problem(response, 422)["errors"]] == [["body", "delivery", "address"]]
 
 
 @pytest.mark.parametrize(
