@@ -1,4 +1,4 @@
-"""Save desktop and phone screenshots of the three storefront pages to docs/screenshots/.
+"""Save desktop and phone screenshots of the storefront pages to docs/screenshots/.
 
 Serves the app over a throwaway SQLite database with the demo catalog on a free port of
 127.0.0.1, fills a cart through the pages, and drives Debian's Chromium with Playwright
@@ -50,6 +50,8 @@ def serve(database: Path) -> tuple[str, object]:
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
             "SECRET_KEY": "screenshots-only",
             "STOREFRONT_ENV": "development",
+            "SHOP_PAYMENT_DETAILS": "ООО «Сторфронт», ИНН 7700000000, р/с 40702810000000000001, "
+            "АО «Банк», БИК 044525000",
         }
     )
     with app.app_context():
@@ -85,6 +87,18 @@ def tour(page: Page, size: str) -> None:
     shoot(page, f"product-{size}")
     page.goto("/cart")
     shoot(page, f"cart-{size}")
+    page.get_by_role("link", name="Оформить заказ").click()
+    page.get_by_label("Электронная почта").fill("anna@example.ru")
+    page.get_by_label("Имя").fill("Анна Смирнова")
+    page.get_by_label("Телефон").fill("+7 912 345-67-89")
+    page.get_by_label(re.compile("Доставка курьером")).check()
+    page.get_by_label("Адрес для курьера").fill("Казань, ул. Баумана, д. 10, кв. 5")
+    page.locator(".summary-fee").wait_for()
+    shoot(page, f"checkout-{size}")
+    page.get_by_label(re.compile("Счёт на оплату")).check()
+    page.get_by_role("button", name="Подтвердить заказ").click()
+    page.locator(".order-status").wait_for()
+    shoot(page, f"order-{size}")
 
 
 def main() -> None:

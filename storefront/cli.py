@@ -1,4 +1,4 @@
-"""Command line: `flask --app storefront seed …`, `… carts purge` and `… mail …`."""
+"""Command line: `flask --app storefront seed`, `carts purge`, `orders purge-keys`, `mail …`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import DBAPIError
 from tqdm import tqdm
 
-from . import cart, seeding, synthetic
+from . import cart, idempotency, seeding, synthetic
 from .extensions import db
 
 
@@ -104,10 +104,25 @@ def purge_command(older_than: str) -> None:
     click.echo(f"Deleted {removed} carts unchanged for {older_than}.")
 
 
+@click.group("orders")
+def orders_group() -> None:
+    """Maintain orders and checkout."""
+
+
+@orders_group.command("purge-keys")
+@with_appcontext
+def purge_keys_command() -> None:
+    """Delete checkout idempotency keys older than 24 hours (their repeats are no longer kept)."""
+    removed = idempotency.purge()
+    db.session.commit()
+    click.echo(f"Deleted {removed} idempotency keys older than 24 hours.")
+
+
 def register(app: Flask) -> None:
     """Attach the commands to `app.cli`."""
     from .mail.cli import mail_group
 
     app.cli.add_command(seed_command)
     app.cli.add_command(carts_group)
+    app.cli.add_command(orders_group)
     app.cli.add_command(mail_group)

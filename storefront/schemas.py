@@ -32,10 +32,10 @@ WHITESPACE = (
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 _WIDE_SPACES = r"\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_SPACE = rf"\t\n\x0b\x0c\r {_WIDE_SPACES}"
+SPACE = rf"\t\n\x0b\x0c\r {_WIDE_SPACES}"
 # Text without NUL; the second with something besides whitespace.
 TEXT_PATTERN = r"^[^\x00]*$"
-NON_BLANK_TEXT_PATTERN = rf"^[{_SPACE}]*[^\x00{_SPACE}][^\x00]*$"
+NON_BLANK_TEXT_PATTERN = rf"^[{SPACE}]*[^\x00{SPACE}][^\x00]*$"
 # An image: nothing, a path from / (not "//host" or "/\\host": browsers read both as another
 # site), or an absolute http(s) URL with a host; no control character or whitespace anywhere.
 _URL_CHAR = rf"[^\x00-\x20{_WIDE_SPACES}]"

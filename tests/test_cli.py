@@ -144,3 +144,30 @@ def test_category_counts_follow_every_write(app: Flask) -> None:
     assert counts()["sport"] == 3
     assert run(app, "seed", "--generate", "100").exit_code == 0
     assert sum(counts().values()) == count(app)
+
+
+def test_orders_purge_keys_forgets_keys_older_than_a_day(app) -> None:
+    """`flask orders purge-keys` deletes idempotency keys past 24 hours and keeps newer ones."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert, text
+
+    from storefront.extensions import db
+    from storefront.models import IdempotencyKey
+
+    now = datetime.now(UTC)
+    with app.app_context():
+        for key, age in (("old", timedelta(hours=25)), ("new", timedelta(hours=23))):
+            db.session.execute(
+                insert(IdempotencyKey).values(
+                    scope="s", key=key, fingerprint="f", state="done",
+                    locked_until=now - age, created_at=now - age,
+                )
+            )  # fmt: skip
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["orders", "purge-keys"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 idempotency keys" in result.output
+    with app.app_context():
+        keys = db.session.execute(text("SELECT key FROM idempotency_keys")).scalars().all()
+    assert keys == ["new"]

@@ -59,23 +59,21 @@ def get_order(number: str) -> tuple[Response, int, dict[str, str]]:
 
 @bp.get("/orders/", strict_slashes=False)
 def list_orders() -> tuple[Response, int, dict[str, str]]:
-    """Newest first: every order for the admin (filters status, email), else the session's."""
+    """Newest first: every order for the admin, else the session's; filters status, email."""
     limit, offset, issues = read_limit_offset(request.args, current_app.config["COUNT_CAP"])
-    admin = is_admin_request()
     status = request.args.get("status") or None
-    email = (request.args.get("email") or "").strip() or None
-    if admin and status is not None and status not in STATUSES:
+    email = request.args.get("email") or None
+    if status is not None and status not in STATUSES:
         issues.append(Issue(("query", "status"), "must be one of: " + ", ".join(STATUSES)))
-    if admin and email is not None and len(email) > 254:
+    if email is not None and len(email) > 254:
         issues.append(Issue(("query", "email"), "must be at most 254 characters"))
     if issues:
         raise validation_error([{"loc": list(i.loc), "msg": i.msg} for i in issues])
-    if admin:
-        page = orders.list_orders(
-            limit=limit, offset=offset, everyone=True, status=status, email=email
-        )
+    filters = {"limit": limit, "offset": offset, "status": status, "email": email}
+    if is_admin_request():
+        page = orders.list_orders(everyone=True, **filters)
     else:
-        page = orders.list_orders(limit=limit, offset=offset, session_token=current_token())
+        page = orders.list_orders(session_token=current_token(), **filters)
     return jsonify(order_page_json(page)), 200, NO_STORE
 
 

@@ -28,7 +28,10 @@ ADMIN_OPERATIONS = {
     ("/api/products/bulk/", "POST"),
     ("/api/products/{product_id}/", "PATCH"),
     ("/api/products/{product_id}/", "DELETE"),
+    ("/api/orders/{number}/", "PATCH"),
 }
+# Reads an admin may make with the token (every order), which others make without it.
+ADMIN_OR_NOT = {("/api/orders/", "GET"), ("/api/orders/{number}/", "GET")}
 
 
 class AssetLinks(HTMLParser):
@@ -149,22 +152,31 @@ def test_bearer_scheme_on_exactly_admin_operations(document: dict[str, Any]) -> 
         for key, operation in operations(document).items()
         if any(scheme in item for item in operation.get("security", document.get("security", [])))
     }
-    assert secured == ADMIN_OPERATIONS
+    assert secured == ADMIN_OPERATIONS | ADMIN_OR_NOT
+    for key in ADMIN_OR_NOT:
+        assert {} in operations(document)[key]["security"]
     for key in ADMIN_OPERATIONS:
         assert operations(document)[key]["security"] == [{scheme: []}]
         assert {"401", "403"} <= operations(document)[key]["responses"].keys()
 
 
 def test_problem_responses_use_problem_json(document: dict[str, Any]) -> None:
-    """Every error response of every operation is application/problem+json with Problem."""
-    problem = {"$ref": "#/components/schemas/Problem"}
-    for key, operation in operations(document).items():
+    """Every error response of every operation is application/problem+json with Problem; under
+    /api/checkout and /api/orders with CodedProblem (or, for a refused checkout, its 409)."""
+    for (path, method), operation in operations(document).items():
+        coded = path.startswith(("/api/checkout", "/api/orders"))
         errors = {code: r for code, r in operation["responses"].items() if int(code) >= 400}
-        assert errors, key
+        assert errors, (path, method)
         for code, response in errors.items():
-            assert response["content"] == {PROBLEM: {"schema": problem}}, (key, code)
-    required = document["components"]["schemas"]["Problem"]["required"]
-    assert {"type", "title", "status", "detail"} <= set(required)
+            name = "CodedProblem" if coded else "Problem"
+            if (path, method, code) == ("/api/checkout/", "POST", "409"):
+                name = "CheckoutConflict"
+            schema = {"$ref": f"#/components/schemas/{name}"}
+            assert response["content"] == {PROBLEM: {"schema": schema}}, (path, method, code)
+    for name in ("Problem", "CodedProblem", "CheckoutConflict"):
+        required = document["components"]["schemas"][name]["required"]
+        assert {"type", "title", "status", "detail"} <= set(required)
+    assert "code" in document["components"]["schemas"]["CodedProblem"]["required"]
 
 
 def rate_limited_routes(app: Flask) -> set[tuple[str, str]]:
@@ -281,6 +293,7 @@ QUERY_POOL: dict[str, list[str]] = {
     "sort": ["", " ", "price", "-name", "newest", "cheapest", " price"],
     "limit": ["", " ", "1", "100", "0", "101", "2.5", " 5", "05", "١٠"],
     "offset": ["", "0", "10000", "10001", "-1", " 1"],
+    "in_stock": ["", "true", "false", "True", "1", "yes", " true"],
 }
 
 

@@ -21,7 +21,7 @@ from storefront.models import Category, Product
 from tests.conftest import ADMIN_TOKEN, make_app
 from tests.factories import AUTH, create_product, create_products, product_data
 
-PRODUCT_KEYS = {"id", "name", "description", "price", "image", "category"}
+PRODUCT_KEYS = {"id", "name", "description", "price", "image", "category", "stock"}
 PAGE_KEYS = {"items", "total", "total_exact", "limit", "offset"}
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 LEAKS = ("Traceback", 'File "', "sqlalchemy", "psycopg", "SELECT ", "INSERT ")
@@ -509,6 +509,7 @@ def test_product_detail(client: FlaskClient, product: dict[str, Any]) -> None:
         "price": 2599.5,
         "image": "https://cdn.example/lamp.png",
         "category": "Свет",
+        "stock": None,
     }
 
 
@@ -766,7 +767,7 @@ def test_create_answers_201_with_location(client: FlaskClient) -> None:
     assert response.status_code == 201
     created = response.get_json()
     assert created.keys() == PRODUCT_KEYS
-    assert (created["description"], created["image"]) == ("Описание", None)
+    assert (created["description"], created["image"], created["stock"]) == ("Описание", None, None)
     location = response.headers["Location"]
     assert location.endswith(f"/api/products/{created['id']}/")
     assert client.get(location).get_json() == created

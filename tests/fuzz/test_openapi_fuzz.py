@@ -102,23 +102,28 @@ def max_below_min(response: schemathesis.Response, case: schemathesis.Case) -> b
 
 
 def line_over_its_limit(response: schemathesis.Response, case: schemathesis.Case) -> bool:
-    """Adding to a line of the cart past 99 (MAX_LINE_QUANTITY): a 422 at `quantity`.
+    """Adding to a line of the cart past 99 (MAX_LINE_QUANTITY) or past the product's tracked
+    stock: a 422 at `quantity`.
 
     Checked against the server: the cart of the session that sent the request already holds
-    so many of the product that the quantity asked for would take its line past 99.
+    so many of the product, or the product has so few in stock, that the quantity asked for
+    would take its line past the limit.
     """
     body = case.body if isinstance(case.body, dict) else {}
     if case.operation.label != CART_ADD or not _only_error_at(response, ["body", "quantity"]):
         return False
+    base = (response.request.url or "").split("/api/")[0]
     cart = requests.get(
-        response.request.url or "",
+        f"{base}/api/cart/",
         headers={"Cookie": response.request.headers.get("Cookie", "")},
         timeout=10,
     ).json()
-    held = [
+    held = sum(
         line["quantity"] for line in cart["items"] if line["product"]["id"] == body["product_id"]
-    ]
-    return bool(held) and held[0] + body.get("quantity", 1) > MAX_LINE_QUANTITY
+    )
+    stock = requests.get(f"{base}/api/products/{body['product_id']}/", timeout=10).json()["stock"]
+    wanted = held + body.get("quantity", 1)
+    return wanted > MAX_LINE_QUANTITY or (stock is not None and wanted > stock)
 
 
 def _only_error_at(response: schemathesis.Response, loc: list[str]) -> bool:

@@ -92,12 +92,12 @@ def order_paths(count_cap: int) -> dict[str, Any]:
                     query_param(
                         "status",
                         {"type": "string", "enum": ["", *STATUSES]},
-                        "Admin only: orders in this status.",
+                        "Only orders in this status.",
                     ),
                     query_param(
                         "email",
                         {"type": "string", "maxLength": 254},
-                        "Admin only: orders of this email (case-insensitive).",
+                        "Only orders of this email (case-insensitive).",
                     ),
                     query_param(
                         "limit",
