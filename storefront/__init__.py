@@ -34,6 +34,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_url_limit(app)
     register_extensions(app)
     register_blueprints(app)
+    register_accounts(app)
     register_rate_limits(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -137,6 +138,13 @@ def exempt_api_from_csrf(app: Flask, api_name: str) -> None:
     for name, blueprint in app.blueprints.items():
         if name == api_name or name.startswith(f"{api_name}."):
             csrf.exempt(blueprint)
+
+
+def register_accounts(app: Flask) -> None:
+    """The signed-in customer of a request (Flask-Login over the session cookie)."""
+    from .session_account import register
+
+    register(app)
 
 
 def register_rate_limits(app: Flask) -> None:

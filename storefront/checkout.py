@@ -159,6 +159,7 @@ def place_order(
     expected_total: Decimal,
     pricing: Pricing,
     locale: str,
+    customer_id: int | None = None,
 ) -> OrderView:
     """Turn the cart of `token` into an order, in the caller's transaction.
 
@@ -196,6 +197,7 @@ def place_order(
         "created_at": now,
         "updated_at": now,
         "session_token": token,
+        "customer_id": customer_id,
         "email": details.email,
         "email_key": orders.email_key(details.email),
         "name": details.name,
@@ -263,8 +265,9 @@ def new_number() -> str:
 
 
 _ORDER_COLUMNS = (
-    "number", "access_key", "status", "created_at", "updated_at", "session_token", "email",
-    "email_key", "name", "phone", "delivery_method", "address", "delivery_fee",
+    "number", "access_key", "status", "created_at", "updated_at", "session_token",
+    "customer_id", "email", "email_key", "name", "phone", "delivery_method", "address",
+    "delivery_fee",
     "payment_method", "comment", "subtotal", "total", "currency", "locale",
 )  # fmt: skip
 # Text, not Core: a clash of numbers must not abort the transaction (a savepoint would cost

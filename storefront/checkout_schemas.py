@@ -82,12 +82,8 @@ Email = Annotated[
         }
     ),
 ]
-Phone = Annotated[
-    str,
-    Field(strict=True),
-    AfterValidator(_phone),
-    WithJsonSchema({"type": "string", "minLength": 5, "maxLength": 32, "pattern": PHONE_PATTERN}),
-]
+PHONE_SCHEMA = {"type": "string", "minLength": 5, "maxLength": 32, "pattern": PHONE_PATTERN}
+Phone = Annotated[str, Field(strict=True), AfterValidator(_phone), WithJsonSchema(PHONE_SCHEMA)]
 Amount = Annotated[
     Decimal,
     PlainValidator(parse_amount),
@@ -123,7 +119,7 @@ def _address(value: object) -> str | None:
     return value.strip(WHITESPACE)
 
 
-_ADDRESS_SCHEMA = {"type": "string", "maxLength": 500, "pattern": ADDRESS_PATTERN}
+ADDRESS_SCHEMA = {"type": "string", "maxLength": 500, "pattern": ADDRESS_PATTERN}
 Address = Annotated[str | None, PlainValidator(_address)]
 # Courier needs an address; pickup takes one or null and ignores it (the order's is null).
 DELIVERY_SCHEMA = {
@@ -132,14 +128,14 @@ DELIVERY_SCHEMA = {
             "type": "object",
             "properties": {
                 "method": {"const": "pickup"},
-                "address": {"anyOf": [_ADDRESS_SCHEMA, {"type": "null"}]},
+                "address": {"anyOf": [ADDRESS_SCHEMA, {"type": "null"}]},
             },
             "required": ["method"],
             "additionalProperties": False,
         },
         {
             "type": "object",
-            "properties": {"method": {"const": "courier"}, "address": _ADDRESS_SCHEMA},
+            "properties": {"method": {"const": "courier"}, "address": ADDRESS_SCHEMA},
             "required": ["method", "address"],
             "additionalProperties": False,
         },
@@ -205,6 +201,10 @@ GENERIC_CODES = (
     "unavailable",
 )
 CHECKOUT_CODES = (
+    "not_signed_in",
+    "bad_credentials",
+    "email_taken",
+    "invalid_token",
     "cart_empty",
     "out_of_stock",
     "price_changed",

@@ -2,6 +2,7 @@
 
 from flask_babel import Babel
 from flask_cors import CORS
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -31,3 +32,5 @@ cors = CORS()
 # Page forms carry CSRF tokens; the JSON API is exempted (see create_app).
 csrf = CSRFProtect()
 babel = Babel()
+# The signed-in customer (see session_account.py); the session cookie stays Flask's.
+login_manager = LoginManager()

@@ -78,6 +78,7 @@ class OrderRecord:
 
     view: OrderView
     session_token: str | None
+    customer_id: int | None
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def get_order(number: str, *, for_update: bool = False) -> OrderRecord | None:
     row = db.session.execute(statement, {"number": normalise_number(number)}).first()
     if row is None:
         return None
-    return OrderRecord(_views([row])[0], row.session_token)
+    return OrderRecord(_views([row])[0], row.session_token, row.customer_id)
 
 
 def key_opens(record: OrderRecord, key: str | None) -> bool:
@@ -184,13 +185,16 @@ def list_orders(
     limit: int,
     offset: int,
     session_token: str | None = None,
+    customer_id: int | None = None,
     everyone: bool = False,
     status: str | None = None,
     email: str | None = None,
 ) -> OrderPage:
-    """Orders newest first: every order (`everyone`, with filters) or one session's."""
+    """Orders newest first: every order (`everyone`), a customer's, or one guest session's."""
     conditions = []
-    if not everyone:
+    if customer_id is not None:
+        conditions.append(_o.c.customer_id == customer_id)
+    elif not everyone:
         if not session_token:
             return OrderPage([], 0, limit, offset)
         conditions.append(_o.c.session_token == session_token)

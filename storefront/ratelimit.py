@@ -26,9 +26,20 @@ log = logging.getLogger(__name__)
 
 CART = "cart"
 ADMIN = "admin"
+# Sign-in attempts (and registrations, password changes and resets), counted per email...
+LOGIN = "login"
+# ...and, for the same views, per client address.
+LOGIN_ADDRESS = "login_address"
 # Generous: a shopper changing a cart by hand makes a few changes a minute, an admin script
-# should use the bulk endpoint (1000 products a request).
-DEFAULT_LIMITS = {CART: "120/minute", ADMIN: "600/minute"}
+# should use the bulk endpoint (1000 products a request). Sign-ins: the contract's.
+DEFAULT_LIMITS = {
+    CART: "120/minute",
+    ADMIN: "600/minute",
+    LOGIN: "10/minute",
+    LOGIN_ADDRESS: "60/minute",
+}
+# Views marked with a group are limited by these groups' limits.
+GROUPS_OF = {CART: (CART,), ADMIN: (ADMIN,), LOGIN: (LOGIN, LOGIN_ADDRESS)}
 OFF = "off"
 EXAMPLE = 'RATE_LIMITS="cart=120/minute;admin=600/minute"'
 GROUP_ATTRIBUTE = "rate_limit_group"
@@ -39,7 +50,7 @@ View = TypeVar("View", bound=Callable[..., object])
 
 def rate_limited(group: str) -> Callable[[View], View]:
     """Mark a view as one of `group`'s writes (`register` limits it; the view is unchanged)."""
-    if group not in DEFAULT_LIMITS:
+    if group not in GROUPS_OF:
         raise ValueError(f"unknown rate limit group {group!r}")
 
     def mark(view: View) -> View:
@@ -127,7 +138,28 @@ def admin_key() -> str:
     return f"address:{client_address()}"
 
 
-KEYS = {CART: cart_key, ADMIN: admin_key}
+def login_email_key() -> str:
+    """Sign-in attempts count per email (as typed in the JSON body or the form, folded)."""
+    email = request.form.get("email") if request.form else None
+    if email is None:
+        body = request.get_json(silent=True)
+        email = body.get("email") if isinstance(body, dict) else None
+    if isinstance(email, str) and email.strip():
+        return f"login:{_digest(email.strip().lower())}"
+    return f"address:{client_address()}"
+
+
+def login_address_key() -> str:
+    """Sign-in attempts from one client address, whatever the email."""
+    return f"login-address:{client_address()}"
+
+
+KEYS = {
+    CART: cart_key,
+    ADMIN: admin_key,
+    LOGIN: login_email_key,
+    LOGIN_ADDRESS: login_address_key,
+}
 
 
 def _retry_after(error: RateLimitExceeded) -> int:
@@ -180,7 +212,8 @@ def register(app: Flask) -> None:
     # ~0.2 ms of CPU: 10-20 % of a product detail. Reads run without it.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
     for endpoint, view in list(app.view_functions.items()):
-        group = getattr(view, GROUP_ATTRIBUTE, None)
-        if group in limits:
-            limit = limiter.shared_limit(limits[group], scope=group, key_func=KEYS[group])
-            app.view_functions[endpoint] = limit(view)
+        for group in GROUPS_OF.get(getattr(view, GROUP_ATTRIBUTE, None), ()):
+            if group in limits:
+                limit = limiter.shared_limit(limits[group], scope=group, key_func=KEYS[group])
+                view = limit(view)
+        app.view_functions[endpoint] = view

@@ -28,6 +28,8 @@ pytest_plugins = ["tests.missing_tools"]
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 TABLES = (
+    "password_resets",
+    "sign_ins",
     "outbox",
     "idempotency_keys",
     "order_lines",
@@ -36,6 +38,7 @@ TABLES = (
     "carts",
     "products",
     "categories",
+    "customers",
 )
 BACKENDS = ("postgresql", "sqlite")
 

@@ -30,6 +30,6 @@ def guard_writes() -> None:
         raise ApiError(415, "Send the request body as application/json.")
 
 
-from . import cart, checkout, docs, orders, products  # noqa: E402  (they attach their routes)
+from . import account, cart, checkout, docs, orders, products  # noqa: E402  (they attach routes)
 
-__all__ = ["bp", "cart", "checkout", "docs", "orders", "products"]
+__all__ = ["account", "bp", "cart", "checkout", "docs", "orders", "products"]

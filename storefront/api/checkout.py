@@ -10,6 +10,7 @@ from ..checkout_schemas import CheckoutIn, delivery_address
 from ..errors import ApiError, validation_error
 from ..extensions import db
 from ..ratelimit import CART, rate_limited
+from ..session_account import signed_in_customer_id
 from ..session_cart import current_token, pricing
 from . import bp
 from .body import parse_body_with_raw
@@ -69,7 +70,12 @@ def place_order() -> Response:
     )
     try:
         order = checkout.place_order(
-            token, details, data.expected_total, pricing(), str(get_locale())
+            token,
+            details,
+            data.expected_total,
+            pricing(),
+            str(get_locale()),
+            customer_id=signed_in_customer_id(),
         )
     except checkout.CheckoutError as exc:
         db.session.rollback()

@@ -12,8 +12,8 @@ from ..errors import ApiError, validation_error
 from ..extensions import db
 from ..filters import Issue, read_limit_offset
 from ..models.orders import STATUSES
+from ..order_access import may_open, own_orders
 from ..ratelimit import ADMIN, CART, rate_limited
-from ..session_cart import current_token
 from . import bp
 from .auth import admin_required, is_admin_request
 from .body import parse_body, read_json
@@ -40,11 +40,8 @@ def _visible_order(number: str, *, for_update: bool = False) -> orders.OrderReco
 
 
 def _owns(record: orders.OrderRecord) -> bool:
-    """Whether the request comes from the session that placed the order, or has its key."""
-    token = current_token()
-    return bool(token and token == record.session_token) or orders.key_opens(
-        record, request.args.get("key")
-    )
+    """Whether the request comes from the order's session or customer, or has its key."""
+    return may_open(record, request.args.get("key"))
 
 
 def _may_see(record: orders.OrderRecord) -> bool:
@@ -73,7 +70,7 @@ def list_orders() -> tuple[Response, int, dict[str, str]]:
     if is_admin_request():
         page = orders.list_orders(everyone=True, **filters)
     else:
-        page = orders.list_orders(session_token=current_token(), **filters)
+        page = own_orders(**filters)
     return jsonify(order_page_json(page)), 200, NO_STORE
 
 

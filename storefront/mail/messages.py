@@ -112,3 +112,9 @@ def order_status_changed(order: OrderView) -> list[Mail]:
     }[order.status]
     context = _order_context(order) | {"happened": happened}
     return [render("order_status", order.email, order.locale, subject, **context)]
+
+
+def password_reset(email: str, name: str, link: str, locale: str) -> list[Mail]:
+    """The link that sets a new password (valid for an hour, once)."""
+    subject = _l("Восстановление пароля")
+    return [render("password_reset", email, locale, subject, name=name, link=link)]

@@ -3,6 +3,7 @@
 Every model is imported here, so `db.metadata` (and with it the migrations) knows them all.
 """
 
+from .accounts import Customer, PasswordReset, SignIn
 from .carts import Cart, CartItem
 from .catalog import CatalogVersion, Category, Product, SearchTerm
 from .idempotency import IdempotencyKey
@@ -14,10 +15,13 @@ __all__ = [
     "CartItem",
     "CatalogVersion",
     "Category",
+    "Customer",
     "IdempotencyKey",
     "Order",
     "OrderLine",
     "OutboxMessage",
+    "PasswordReset",
     "Product",
     "SearchTerm",
+    "SignIn",
 ]

@@ -44,6 +44,7 @@ class Order(db.Model):
         Index("ix_orders_created", "created_at", "id"),
         Index("ix_orders_session", "session_token", "created_at", "id"),
         Index("ix_orders_email", "email_key", "created_at", "id"),
+        Index("ix_orders_customer", "customer_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -56,6 +57,8 @@ class Order(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # The browser session (its cart token) that placed the order: it may read and cancel it.
     session_token: Mapped[str | None] = mapped_column(String(64))
+    # The customer who placed it, or whose guest session placed it before they signed in.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     email: Mapped[str] = mapped_column(String(254))
     # The email folded for case-insensitive lookups; `email` keeps what was typed.
     email_key: Mapped[str] = mapped_column(String(254))

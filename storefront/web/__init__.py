@@ -7,6 +7,7 @@ from flask import Blueprint
 bp = Blueprint("web", __name__)
 
 from . import (  # noqa: E402  (the modules attach their routes to bp)
+    account,
     cart,
     catalog,
     checkout,
@@ -17,4 +18,4 @@ from . import (  # noqa: E402  (the modules attach their routes to bp)
 
 bp.after_request(htmx.html_is_private)
 
-__all__ = ["bp", "cart", "catalog", "checkout", "htmx", "layout", "orders"]
+__all__ = ["account", "bp", "cart", "catalog", "checkout", "htmx", "layout", "orders"]

@@ -26,6 +26,7 @@ from ..extensions import db
 from ..models.orders import DELIVERY_METHODS, PAYMENT_METHODS
 from ..orders import DELIVERY_TITLES, PAYMENT_TITLES
 from ..ratelimit import CART, rate_limited
+from ..session_account import signed_in_customer_id, signed_in_user
 from ..session_cart import current_token, pricing
 from . import bp
 from .htmx import is_htmx, is_htmx_for
@@ -132,6 +133,16 @@ def _page(form: CheckoutForm, notices: list[tuple[str, str]] | None = None) -> R
 def show_checkout() -> ResponseReturnValue:
     """The checkout form with the cart's summary (`?delivery=` picks the method shown)."""
     form = CheckoutForm.blank()
+    user = signed_in_user()
+    if user is not None:
+        # A signed-in customer's details are prefilled (they may change them here).
+        customer = user.customer
+        form.values.update(
+            email=customer.email,
+            name=customer.name,
+            phone=customer.phone or "",
+            address=customer.address or "",
+        )
     if request.args.get("delivery") in DELIVERY_METHODS:
         form.values["delivery"] = request.args["delivery"]
     return _page(form)
@@ -197,7 +208,12 @@ def place_order() -> ResponseReturnValue:
     )
     try:
         order = checkout.place_order(
-            token, details, data.expected_total, pricing(), str(get_locale())
+            token,
+            details,
+            data.expected_total,
+            pricing(),
+            str(get_locale()),
+            customer_id=signed_in_customer_id(),
         )
     except checkout.CheckoutError as exc:
         db.session.rollback()

@@ -11,7 +11,9 @@ from babel.numbers import format_decimal, get_currency_symbol, parse_pattern
 from flask import current_app
 from flask_babel import format_datetime, get_locale
 
+from ..accounts import CustomerView
 from ..cart import get_cart
+from ..session_account import signed_in_user
 from ..session_cart import current_token
 from . import bp
 
@@ -50,6 +52,12 @@ def _decimal(value: int, locale: Locale) -> str:
     return format_decimal(value, locale=locale)
 
 
+def signed_in_customer() -> CustomerView | None:
+    """Who is signed in, for the header (one lookup, shared with the cart's)."""
+    user = signed_in_user()
+    return user.customer if user is not None else None
+
+
 def header_cart_count() -> int:
     """How many items the session's cart holds (no cart row is made by asking)."""
     return get_cart(current_token()).total_quantity
@@ -61,6 +69,7 @@ def layout_context() -> dict[str, object]:
     locale = get_locale()
     return {
         "header_cart_count": header_cart_count,
+        "signed_in_customer": signed_in_customer,
         "locale_code": str(locale),
         "currency_symbol": get_currency_symbol(current_app.config["STORE_CURRENCY"], locale),
     }

@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 
 from .. import orders
 from ..extensions import db
+from ..order_access import may_open
 from ..orders import DELIVERY_TITLES, PAYMENT_TITLES
 from ..ratelimit import CART, rate_limited
-from ..session_cart import current_token
 from . import bp
 
 NUMBER = re.compile(r"[A-Za-z0-9-]{4,32}")
@@ -27,8 +27,7 @@ def _owned_order(number: str, key: str | None, *, for_update: bool = False) -> o
     record = orders.get_order(number, for_update=for_update) if NUMBER.fullmatch(number) else None
     if record is None:
         abort(404)
-    token = current_token()
-    if not (token and token == record.session_token) and not orders.key_opens(record, key):
+    if not may_open(record, key):
         abort(404)
     return record
 

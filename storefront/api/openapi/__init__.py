@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from ... import checkout_schemas, filters, schemas
+from ... import account_schemas, checkout_schemas, filters, schemas
+from .account import account_paths
 from .builders import REF, SECURITY_SCHEMES, session_security
 from .catalog import catalog_paths
 from .orders import order_paths
@@ -35,6 +36,13 @@ def openapi_document(count_cap: int = filters.DEFAULT_COUNT_CAP) -> dict[str, An
             (checkout_schemas.OrderPage, "serialization"),
             (checkout_schemas.CodedProblem, "serialization"),
             (checkout_schemas.CheckoutConflict, "serialization"),
+            (account_schemas.RegisterIn, "validation"),
+            (account_schemas.LoginIn, "validation"),
+            (account_schemas.ProfilePatch, "validation"),
+            (account_schemas.PasswordChangeIn, "validation"),
+            (account_schemas.ResetRequestIn, "validation"),
+            (account_schemas.ResetConfirmIn, "validation"),
+            (account_schemas.CustomerOut, "serialization"),
         ],
         ref_template=REF,
     )
@@ -43,10 +51,11 @@ def openapi_document(count_cap: int = filters.DEFAULT_COUNT_CAP) -> dict[str, An
         "info": {
             "title": "Storefront API",
             "version": "1.0.0",
-            "description": "Catalog, session cart, checkout and orders. Prices are exact "
-            "decimals written as JSON numbers. Errors are application/problem+json (RFC 9457).",
+            "description": "Catalog, session cart, checkout, orders and customer accounts. "
+            "Prices are exact decimals written as JSON numbers. "
+            "Errors are application/problem+json (RFC 9457).",
         },
-        "paths": {**catalog_paths(count_cap), **order_paths(count_cap)},
+        "paths": {**catalog_paths(count_cap), **order_paths(count_cap), **account_paths()},
         "components": {
             "schemas": defs["$defs"],
             "securitySchemes": SECURITY_SCHEMES,
