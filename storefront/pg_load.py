@@ -24,16 +24,17 @@ from .synthetic import SyntheticProduct
 
 WORKERS = 2
 CHUNK = 10_000
-COLUMNS = "name, description, price, category_id, name_key, search_text"
+COLUMNS = "name, description, price, category_id, name_key, search_text, stock"
 _SETUP = ("SET statement_timeout = 0", "SET maintenance_work_mem = '1GB'")
 
 
 def _copy_line(product: SyntheticProduct, category_id: int) -> str:
     # Generated text holds no tab or backslash; the haystack's newline is escaped for COPY.
     haystack = textfold.search_text(product.name, product.description).replace("\n", "\\n")
+    stock = "\\N" if product.stock is None else product.stock
     return (
         f"{product.name}\t{product.description}\t{product.price}\t{category_id}\t"
-        f"{textfold.fold(product.name)}\t{haystack}\n"
+        f"{textfold.fold(product.name)}\t{haystack}\t{stock}\n"
     )
 
 

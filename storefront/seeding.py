@@ -9,7 +9,7 @@ from itertools import islice
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 
 from . import inventory, pg_load, synthetic
 from .api.body import pydantic_issues
@@ -19,6 +19,10 @@ from .schemas import ProductIn
 from .synthetic import SyntheticProduct
 
 CHUNK = 10_000
+_p = Product.__table__.c
+_SET_STOCK = (
+    update(Product.__table__).where(_p.id == bindparam("pid")).values(stock=bindparam("units"))
+)
 
 
 class SeedError(ValueError):
@@ -83,10 +87,30 @@ def load_generated(products: Iterable[SyntheticProduct], progress: Callable[[int
     added = 0
     products = iter(products)
     while chunk := list(islice(products, CHUNK)):
-        items = [
-            ProductIn(name=p.name, description=p.description, price=p.price, category=p.category)
-            for p in chunk
-        ]
-        added += load_items(items)
+        added += _insert_generated(chunk)
         progress(len(chunk))
     return added
+
+
+def _insert_generated(chunk: list[SyntheticProduct]) -> int:
+    """Add `chunk` in one transaction through `inventory`, as the API would; how many added."""
+    items = [
+        ProductIn(name=p.name, description=p.description, price=p.price, category=p.category)
+        for p in chunk
+    ]
+    # ProductIn has no stock yet, so it is set on the rows just made, in the same transaction.
+    stock = {p.name: p.stock for p in chunk}
+    try:
+        added = inventory.create_products(items, skip_existing=True)
+        tracked = [
+            {"pid": view.id, "units": stock[view.name]}
+            for view in added
+            if stock[view.name] is not None
+        ]
+        if tracked:
+            db.session.execute(_SET_STOCK, tracked)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return len(added)

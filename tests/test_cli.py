@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
+from storefront import synthetic
 from storefront.extensions import db
 
 
@@ -114,6 +115,36 @@ def test_generate_on_postgres_keeps_every_index(app: Flask, backend: str) -> Non
             text("SELECT count(*) FROM products WHERE search_stems IS NULL")
         ).scalar_one()
         assert stems == 0
+
+
+def test_synthetic_stock_follows_the_seed() -> None:
+    """The same seed gives the same stock figures; another seed, others; the rest stays put."""
+    first = [p.stock for p in synthetic.generate(500, seed=7)]
+    assert first == [p.stock for p in synthetic.generate(500, seed=7)]
+    assert first != [p.stock for p in synthetic.generate(500, seed=8)]
+
+
+@pytest.mark.parametrize("catalog", ["empty", "filled"])
+def test_generate_gives_plausible_stock(app: Flask, backend: str, catalog: str) -> None:
+    """Synthetic products carry stock as the generator made it, whichever loader wrote them
+    (PostgreSQL: COPY into an empty table, a merge into a filled one): untracked (null), sold
+    out (0), running low (1–5) and plenty all occur, and none is negative."""
+    if catalog == "filled":
+        assert run(app, "seed").exit_code == 0
+    result = run(app, "seed", "--generate", "2000")
+    assert result.exit_code == 0, result.output
+    expected = {p.name: p.stock for p in synthetic.generate(2000)}
+    with app.app_context():
+        rows = db.session.execute(text("SELECT name, stock FROM products")).tuples().all()
+    stored = {name: stock for name, stock in rows if name in expected}
+    assert stored == expected
+    stock = list(stored.values())
+    assert 0.05 < stock.count(None) / len(stock) < 0.15
+    assert 0.01 < stock.count(0) / len(stock) < 0.06
+    tracked = [units for units in stock if units is not None]
+    assert any(1 <= units <= 5 for units in tracked)
+    assert any(units > 5 for units in tracked)
+    assert min(tracked) >= 0
 
 
 def test_generate_and_file_are_exclusive(app: Flask, tmp_path: Path) -> None:
