@@ -3,8 +3,8 @@
 Index maintenance during COPY costs several times the COPY itself, so on an empty table the
 products table's secondary indexes are dropped first and rebuilt afterwards from their own
 definitions (`pg_get_indexdef`, i.e. as the migration made them). The machine this targets
-has two cores: two COPY streams, then two index builds (the trigram index alone takes as long
-as all the others together).
+has two cores: two COPY streams, then two workers taking the index builds and the vocabulary
+one after the other (the trigram index alone takes as long as all the others together).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
@@ -19,13 +20,15 @@ from sqlalchemy import Engine, text
 
 from . import textfold
 from .catalog_version import BUMP
+from .load_report import LoadReport
 from .models import Product
 from .synthetic import SyntheticProduct
 
 WORKERS = 2
 CHUNK = 10_000
 COLUMNS = "name, description, price, category_id, name_key, search_text, stock"
-_SETUP = ("SET statement_timeout = 0", "SET maintenance_work_mem = '1GB'")
+NO_TIMEOUT = "SET statement_timeout = 0"
+_BUILD_SETTINGS = (NO_TIMEOUT, "SET maintenance_work_mem = '1GB'")
 
 
 def _copy_line(product: SyntheticProduct, category_id: int) -> str:
@@ -53,31 +56,45 @@ class _Chunks:
         return lines, len(chunk)
 
 
-def _copy(cursor: Any, target: str, chunks: _Chunks, progress: Callable[[int], None]) -> None:
-    """COPY chunks into `target` on `cursor` until they run out."""
+@contextmanager
+def _session(engine: Engine, *settings: str, autocommit: bool = False) -> Iterator[Any]:
+    """A psycopg connection of its own, closed afterwards rather than pooled with `settings`."""
+    raw = engine.raw_connection()
+    connection = raw.driver_connection
+    raw.detach()
+    try:
+        connection.autocommit = autocommit
+        for statement in settings:
+            connection.execute(statement)
+        yield connection
+    finally:
+        raw.close()
+
+
+def _copy(cursor: Any, target: str, chunks: _Chunks, report: LoadReport) -> int:
+    """COPY chunks into `target` on `cursor` until they run out; how many rows."""
+    copied = 0
     with cursor.copy(f"COPY {target} ({COLUMNS}) FROM STDIN") as copy:
         while True:
             lines, count = chunks.next()
             if not count:
-                return
+                return copied
             copy.write(lines)
-            progress(count)
+            copied += count
+            report.rows(count)
 
 
-def _copy_stream(engine: Engine, chunks: _Chunks, progress: Callable[[int], None]) -> None:
-    """One COPY stream into products, on a connection and transaction of its own."""
-    raw = engine.raw_connection()
-    try:
-        with raw.driver_connection.cursor() as cursor:
-            cursor.execute(_SETUP[0])
-            _copy(cursor, "products", chunks, progress)
+def _copy_stream(engine: Engine, chunks: _Chunks, report: LoadReport) -> int:
+    """One COPY stream into products, in a transaction of its own; how many rows."""
+    with _session(engine, NO_TIMEOUT) as connection:
+        with connection.cursor() as cursor:
+            copied = _copy(cursor, "products", chunks, report)
             # Last, unlike other writes: the two streams would otherwise run one after the
             # other. Their only locks on shared rows are the categories' key-share locks, which
             # no other catalog write waits for.
             cursor.execute(BUMP.text)
-        raw.commit()
-    finally:
-        raw.close()
+        connection.commit()
+    return copied
 
 
 def _secondary_indexes(connection: Any) -> list[tuple[str, str]]:
@@ -89,13 +106,6 @@ def _secondary_indexes(connection: Any) -> list[tuple[str, str]]:
         "ORDER BY pg_relation_size(i.oid) DESC"
     )
     return [(name, definition) for name, definition in rows]
-
-
-def _build(engine: Engine, definitions: list[str]) -> None:
-    with engine.connect() as connection:
-        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-        for statement in (*_SETUP, *definitions):
-            autocommit.exec_driver_sql(statement)
 
 
 RECOUNT = (
@@ -110,19 +120,51 @@ ALL_TERMS = (
 )
 
 
-def _rebuild(engine: Engine, indexes: list[tuple[str, str]]) -> None:
-    """Re-create `indexes` and fill the search vocabulary, two workers side by side.
+def _statement(sql: str) -> Callable[[Any], None]:
+    return lambda connection: connection.execute(sql)
 
-    The largest index (the trigram one) takes one worker; the others and the vocabulary
-    together take about as long on the second.
+
+Step = tuple[str, Callable[[Any], None]]
+
+
+def _steps(indexes: list[tuple[str, str]]) -> list[Step]:
+    """What follows the COPY: the indexes, the search vocabulary, the category counts."""
+    return [
+        *[(f"index {name}", _statement(sql)) for name, sql in indexes],
+        ("search vocabulary", _statement(ALL_TERMS)),
+        ("category counts", _statement(RECOUNT)),
+    ]
+
+
+def _run(engine: Engine, steps: list[Step], report: LoadReport) -> None:
+    """Run `steps` on WORKERS connections, each worker taking the next step when it is free.
+
+    A failed step does not stop the others (every index should come back); the first failure
+    is raised at the end.
     """
-    first = [definition for _, definition in indexes[:1]]
-    # In autocommit, each its own transaction: the bump commits after the vocabulary and the
-    # counts it announces (a cached typo search's total depends on the vocabulary).
-    rest = [definition for _, definition in indexes[1:]] + [ALL_TERMS, RECOUNT, BUMP.text]
+    queue = iter(steps)
+    lock = threading.Lock()
+
+    def work() -> None:
+        with _session(engine, *_BUILD_SETTINGS, autocommit=True) as connection:
+            failure: BaseException | None = None
+            while True:
+                with lock:
+                    step = next(queue, None)
+                if step is None:
+                    break
+                name, run = step
+                try:
+                    with report.phase(name):
+                        run(connection)
+                except Exception as exc:  # raised below, once the other steps are done
+                    failure = failure or exc
+            if failure:
+                raise failure
+
     with ThreadPoolExecutor(WORKERS) as pool:
-        for future in [pool.submit(_build, engine, first), pool.submit(_build, engine, rest)]:
-            future.result()
+        for worker in [pool.submit(work) for _ in range(WORKERS)]:
+            worker.result()
 
 
 def restore_indexes(engine: Engine) -> list[str]:
@@ -150,10 +192,7 @@ def restore_indexes(engine: Engine) -> list[str]:
 
 
 def load_empty(
-    engine: Engine,
-    products: Iterable[SyntheticProduct],
-    ids: dict[str, int],
-    progress: Callable[[int], None],
+    engine: Engine, products: Iterable[SyntheticProduct], ids: dict[str, int], report: LoadReport
 ) -> int:
     """COPY into the empty products table; the indexes are rebuilt even if loading fails."""
     with engine.begin() as connection:
@@ -162,44 +201,46 @@ def load_empty(
             connection.exec_driver_sql(f'DROP INDEX "{name}"')
     try:
         chunks = _Chunks(products, ids)
-        with ThreadPoolExecutor(WORKERS) as pool:
-            streams = [pool.submit(_copy_stream, engine, chunks, progress) for _ in range(WORKERS)]
-            for stream in streams:
-                stream.result()
+        with report.phase("rows"), ThreadPoolExecutor(WORKERS) as pool:
+            streams = [pool.submit(_copy_stream, engine, chunks, report) for _ in range(WORKERS)]
+            copied = sum(stream.result() for stream in streams)
     finally:
-        _rebuild(engine, indexes)
-    with engine.connect() as connection:
-        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-        autocommit.exec_driver_sql(_SETUP[0])
-        # VACUUM sets the visibility map, so counts can be index-only scans from the start.
-        autocommit.exec_driver_sql("VACUUM (ANALYZE) products")
-        return autocommit.exec_driver_sql("SELECT count(*) FROM products").scalar_one()
+        _run(engine, _steps(indexes), report)
+        # In a transaction of its own, after the vocabulary and the counts it announces (a
+        # cached typo search's total depends on the vocabulary).
+        with _session(engine, autocommit=True) as connection:
+            connection.execute(BUMP.text)
+    # VACUUM sets the visibility map, so counts can be index-only scans from the start.
+    with report.phase("vacuum analyze"), _session(engine, NO_TIMEOUT, autocommit=True) as c:
+        c.execute("VACUUM (ANALYZE) products")
+    return copied
 
 
 def merge(
-    engine: Engine,
-    products: Iterable[SyntheticProduct],
-    ids: dict[str, int],
-    progress: Callable[[int], None],
+    engine: Engine, products: Iterable[SyntheticProduct], ids: dict[str, int], report: LoadReport
 ) -> int:
     """Into a filled table: COPY to a staging table, then add what is not there yet."""
     with engine.begin() as connection:
-        connection.exec_driver_sql(_SETUP[0])
+        connection.exec_driver_sql(NO_TIMEOUT)
         connection.exec_driver_sql(
             f"CREATE TEMP TABLE staging AS SELECT {COLUMNS} FROM products LIMIT 0"
         )
-        with connection.connection.driver_connection.cursor() as cursor:
-            _copy(cursor, "staging", _Chunks(products, ids), progress)
-        # Before the first lock on a shared row, as every catalog write (see `inventory`).
-        connection.execute(BUMP)
-        result = connection.execute(
-            text(
-                f"INSERT INTO products ({COLUMNS}) SELECT {COLUMNS} FROM staging s "
-                "WHERE NOT EXISTS (SELECT 1 FROM products p "
-                "WHERE p.category_id = s.category_id AND p.name_key = s.name_key)"
+        cursor = connection.connection.driver_connection.cursor()
+        with report.phase("rows"), cursor:
+            _copy(cursor, "staging", _Chunks(products, ids), report)
+        with report.phase("new products"):
+            # Before the first lock on a shared row, as every catalog write (see `inventory`).
+            connection.execute(BUMP)
+            result = connection.execute(
+                text(
+                    f"INSERT INTO products ({COLUMNS}) SELECT {COLUMNS} FROM staging s "
+                    "WHERE NOT EXISTS (SELECT 1 FROM products p "
+                    "WHERE p.category_id = s.category_id AND p.name_key = s.name_key)"
+                )
             )
-        )
-        connection.exec_driver_sql("DROP TABLE staging")
-        connection.exec_driver_sql(ALL_TERMS)
-        connection.exec_driver_sql(RECOUNT)
+            connection.exec_driver_sql("DROP TABLE staging")
+        with report.phase("search vocabulary"):
+            connection.exec_driver_sql(ALL_TERMS)
+        with report.phase("category counts"):
+            connection.exec_driver_sql(RECOUNT)
         return result.rowcount

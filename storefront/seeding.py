@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from importlib import resources
 from itertools import islice
 from typing import Any
@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, func, select, update
 from . import inventory, pg_load, synthetic
 from .api.body import pydantic_issues
 from .extensions import db
+from .load_report import LoadReport
 from .models import Product
 from .schemas import ProductIn
 from .synthetic import SyntheticProduct
@@ -73,7 +74,7 @@ def restore_indexes() -> list[str]:
     return pg_load.restore_indexes(db.engine)
 
 
-def load_generated(products: Iterable[SyntheticProduct], progress: Callable[[int], None]) -> int:
+def load_generated(products: Iterable[SyntheticProduct], report: LoadReport) -> int:
     """Load synthetic products; on an empty PostgreSQL table, COPY with indexes rebuilt after."""
     categories = inventory.ensure_categories(synthetic.CATEGORIES)
     ids = {key: category_id for key, (category_id, _) in categories.items()}
@@ -83,12 +84,13 @@ def load_generated(products: Iterable[SyntheticProduct], progress: Callable[[int
         loader = pg_load.load_empty if product_count() == 0 else pg_load.merge
         db.session.commit()
         # COPY goes around `inventory`; the loaders bump the catalog version themselves.
-        return loader(engine, products, ids, progress)
+        return loader(engine, products, ids, report)
     added = 0
     products = iter(products)
-    while chunk := list(islice(products, CHUNK)):
-        added += _insert_generated(chunk)
-        progress(len(chunk))
+    with report.phase("rows"):
+        while chunk := list(islice(products, CHUNK)):
+            added += _insert_generated(chunk)
+            report.rows(len(chunk))
     return added
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import text
 
 from storefront import synthetic
 from storefront.extensions import db
+from storefront.models import Product
 
 
 def run(app: Flask, *args: str):
@@ -115,6 +117,22 @@ def test_generate_on_postgres_keeps_every_index(app: Flask, backend: str) -> Non
             text("SELECT count(*) FROM products WHERE search_stems IS NULL")
         ).scalar_one()
         assert stems == 0
+
+
+def test_generate_on_postgres_shows_each_phase_with_its_time(app: Flask, backend: str) -> None:
+    """Every phase of the COPY load ends with a line naming it and its seconds: the rows, each
+    index of the products table as the migrations define them, the vocabulary, the rest."""
+    if backend != "postgresql":
+        pytest.skip("the COPY loader is PostgreSQL's")
+    result = run(app, "seed", "--generate", "2000")
+    assert result.exit_code == 0, result.output
+    timed = re.findall(r"^(.+) … (\d+\.\d) s$", result.stdout, flags=re.MULTILINE)
+    phases = [name for name, _ in timed]
+    indexes = [f"index {index.name}" for index in Product.__table__.indexes]
+    assert len(indexes) == 8
+    expected = ["rows", *indexes, "search vocabulary", "category counts", "vacuum analyze"]
+    assert sorted(phases) == sorted(expected)
+    assert phases[0] == "rows"
 
 
 def test_synthetic_stock_follows_the_seed() -> None:
