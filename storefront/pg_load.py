@@ -1,10 +1,13 @@
-"""Loading a synthetic catalog into PostgreSQL fast: COPY and index builds, two at a time.
+"""Loading a synthetic catalog into PostgreSQL fast: COPY, then the index builds, two at a time.
 
 Index maintenance during COPY costs several times the COPY itself, so on an empty table the
 products table's secondary indexes are dropped first and rebuilt afterwards from their own
-definitions (`pg_get_indexdef`, i.e. as the migration made them). The machine this targets
-has two cores: two COPY streams, then two workers taking the index builds and the vocabulary
-one after the other (the trigram index alone takes as long as all the others together).
+definitions (`pg_get_indexdef`, i.e. as the migration made them). The machine this targets has
+two cores, and the plan follows the times measured at 1M products
+(docs/search-and-performance.md): two COPY streams (PostgreSQL computes the two tsvector columns
+as rows arrive), VACUUM ANALYZE, then two workers take the remaining steps longest first. The
+trigram index alone takes about as long as all the other steps together, so one worker builds it
+while the other does the rest.
 """
 
 from __future__ import annotations
@@ -28,7 +31,12 @@ WORKERS = 2
 CHUNK = 10_000
 COLUMNS = "name, description, price, category_id, name_key, search_text, stock"
 NO_TIMEOUT = "SET statement_timeout = 0"
-_BUILD_SETTINGS = (NO_TIMEOUT, "SET maintenance_work_mem = '1GB'")
+# Index builds sort in memory; the vocabulary's DISTINCT hashes ~1M lexemes at 1M products.
+_BUILD_SETTINGS = (
+    NO_TIMEOUT,
+    "SET maintenance_work_mem = '1GB'",
+    "SET work_mem = '256MB'",
+)
 
 
 def _copy_line(product: SyntheticProduct, category_id: int) -> str:
@@ -86,7 +94,9 @@ def _copy(cursor: Any, target: str, chunks: _Chunks, report: LoadReport) -> int:
 
 def _copy_stream(engine: Engine, chunks: _Chunks, report: LoadReport) -> int:
     """One COPY stream into products, in a transaction of its own; how many rows."""
-    with _session(engine, NO_TIMEOUT) as connection:
+    # A commit whose WAL is not flushed yet (synchronous_commit off) lets no one set the rows'
+    # hint bits, and VACUUM marks a page all-visible only when they are set: wait for the flush.
+    with _session(engine, NO_TIMEOUT, "SET synchronous_commit = on") as connection:
         with connection.cursor() as cursor:
             copied = _copy(cursor, "products", chunks, report)
             # Last, unlike other writes: the two streams would otherwise run one after the
@@ -103,7 +113,7 @@ def _secondary_indexes(connection: Any) -> list[tuple[str, str]]:
         "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
         "JOIN pg_class i ON i.oid = x.indexrelid "
         "WHERE x.indrelid = 'products'::regclass AND NOT x.indisunique AND NOT x.indisprimary "
-        "ORDER BY pg_relation_size(i.oid) DESC"
+        "ORDER BY i.relname"
     )
     return [(name, definition) for name, definition in rows]
 
@@ -118,6 +128,32 @@ ALL_TERMS = (
     "SELECT DISTINCT unnest(tsvector_to_array(search_words)) FROM products "
     "ON CONFLICT DO NOTHING"
 )
+FIRST_TERMS = (
+    "INSERT INTO search_terms (term) "
+    "SELECT DISTINCT unnest(tsvector_to_array(search_words)) FROM products"
+)
+_PRIMARY_KEY = (
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE conrelid = 'search_terms'::regclass AND contype = 'p'"
+)
+
+
+def _fill_vocabulary(connection: Any) -> None:
+    """Add the lexemes of search_words to search_terms; into an empty one, key built after.
+
+    Inserted one by one through the key, a million new terms take ~20 s; without it ~8 s, and
+    the key built from its own definition afterwards ~2 s. One transaction, so a failure or a
+    kill leaves the table and its key as they were; the lock keeps writers out meanwhile.
+    """
+    with connection.transaction():
+        connection.execute("LOCK TABLE search_terms")
+        if connection.execute("SELECT EXISTS (SELECT FROM search_terms)").fetchone()[0]:
+            connection.execute(ALL_TERMS)
+            return
+        name, definition = connection.execute(_PRIMARY_KEY).fetchone()
+        connection.execute(f'ALTER TABLE search_terms DROP CONSTRAINT "{name}"')
+        connection.execute(FIRST_TERMS)
+        connection.execute(f'ALTER TABLE search_terms ADD CONSTRAINT "{name}" {definition}')
 
 
 def _statement(sql: str) -> Callable[[Any], None]:
@@ -128,10 +164,18 @@ Step = tuple[str, Callable[[Any], None]]
 
 
 def _steps(indexes: list[tuple[str, str]]) -> list[Step]:
-    """What follows the COPY: the indexes, the search vocabulary, the category counts."""
+    """What follows the COPY, longest first.
+
+    The table was empty when the indexes were listed, so their sizes said nothing: GIN builds
+    take longest, the trigram one by far (as long as everything else together), then come the
+    vocabulary and the b-trees.
+    """
+    gin = sorted((i for i in indexes if " USING gin " in i[1]), key=lambda i: "_trgm_" not in i[1])
+    other = [i for i in indexes if i not in gin]
     return [
-        *[(f"index {name}", _statement(sql)) for name, sql in indexes],
-        ("search vocabulary", _statement(ALL_TERMS)),
+        *[(f"index {name}", _statement(sql)) for name, sql in gin],
+        ("search vocabulary", _fill_vocabulary),
+        *[(f"index {name}", _statement(sql)) for name, sql in other],
         ("category counts", _statement(RECOUNT)),
     ]
 
@@ -204,15 +248,17 @@ def load_empty(
         with report.phase("rows"), ThreadPoolExecutor(WORKERS) as pool:
             streams = [pool.submit(_copy_stream, engine, chunks, report) for _ in range(WORKERS)]
             copied = sum(stream.result() for stream in streams)
+        # Before the builds, while the table has no index to visit: VACUUM sets the visibility
+        # map (counts can be index-only scans from the start) and the hint bits, so the builds'
+        # scans find them set. Both VACUUM and CREATE INDEX lock out the other.
+        with report.phase("vacuum analyze"), _session(engine, NO_TIMEOUT, autocommit=True) as c:
+            c.execute("VACUUM (ANALYZE) products")
     finally:
         _run(engine, _steps(indexes), report)
         # In a transaction of its own, after the vocabulary and the counts it announces (a
         # cached typo search's total depends on the vocabulary).
         with _session(engine, autocommit=True) as connection:
             connection.execute(BUMP.text)
-    # VACUUM sets the visibility map, so counts can be index-only scans from the start.
-    with report.phase("vacuum analyze"), _session(engine, NO_TIMEOUT, autocommit=True) as c:
-        c.execute("VACUUM (ANALYZE) products")
     return copied
 
 
