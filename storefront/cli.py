@@ -102,9 +102,9 @@ def seed_command(file: Path | None, generate: int | None, if_empty: bool, rng_se
     """
     if file and generate:
         raise click.UsageError("give either FILE or --generate, not both")
-    restored = seeding.restore_indexes()
+    restored = seeding.restore_dropped()
     if restored:
-        click.echo(f"Re-created indexes an interrupted load had dropped: {', '.join(restored)}")
+        click.echo(f"Re-created what an interrupted load had dropped: {', '.join(restored)}")
     if if_empty and seeding.product_count() > 0:
         click.echo("The catalog already has products; nothing to do.")
         return

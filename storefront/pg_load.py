@@ -1,11 +1,13 @@
 """Loading a synthetic catalog into PostgreSQL fast: COPY, then the index builds, two at a time.
 
-Index maintenance during COPY costs several times the COPY itself, so on an empty table the
-products table's secondary indexes are dropped first and rebuilt afterwards from their own
-definitions (`pg_get_indexdef`, i.e. as the migration made them). The machine this targets has
-two cores, and the plan follows the times measured at 1M products
+Index maintenance during COPY costs several times the COPY itself, and the foreign key's check
+of every row a fifth of it, so on an empty table the products table's secondary indexes and
+foreign keys are dropped first and put back afterwards from their own definitions
+(`pg_get_indexdef`, `pg_get_constraintdef`: as the migrations made them). The machine this targets
+has two cores, and the plan follows the times measured at 1M products
 (docs/search-and-performance.md): two COPY streams (PostgreSQL computes the two tsvector columns
-as rows arrive), VACUUM ANALYZE, then two workers take the remaining steps longest first. The
+as rows arrive), the foreign keys (one check of all rows) and VACUUM ANALYZE, then two workers
+take the remaining steps longest first. The
 trigram index alone takes about as long as all the other steps together, so one worker builds it
 while the other does the rest.
 """
@@ -20,6 +22,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Engine, text
+from sqlalchemy.schema import AddConstraint
 
 from . import textfold
 from .catalog_version import BUMP
@@ -105,6 +108,15 @@ def _copy_stream(engine: Engine, chunks: _Chunks, report: LoadReport) -> int:
             cursor.execute(BUMP.text)
         connection.commit()
     return copied
+
+
+def _foreign_keys(connection: Any) -> list[tuple[str, str]]:
+    """(name, definition) of the products table's foreign keys."""
+    rows = connection.exec_driver_sql(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'products'::regclass AND contype = 'f' ORDER BY conname"
+    )
+    return [(name, definition) for name, definition in rows]
 
 
 def _secondary_indexes(connection: Any) -> list[tuple[str, str]]:
@@ -211,50 +223,72 @@ def _run(engine: Engine, steps: list[Step], report: LoadReport) -> None:
             worker.result()
 
 
-def restore_indexes(engine: Engine) -> list[str]:
-    """Create the products indexes that the models declare and the table lacks; their names.
+def restore_dropped(engine: Engine) -> list[str]:
+    """Create the products indexes and foreign keys that the models declare and the table lacks;
+    their names.
 
-    `load_empty` drops them for its COPY and rebuilds them afterwards, even when loading fails;
+    `load_empty` drops them for its COPY and puts them back afterwards, even when loading fails;
     but a load killed outright (SIGKILL, a crash, a lost machine) never gets to, and its COPY
-    rolls back while the drop stays. The model's indexes are the migrations' (`flask db check`
-    is tested), so they are the recipe for putting them back.
+    rolls back while the drop stays. The model's indexes and keys are the migrations' (`flask db
+    check` is tested), so they are the recipe for putting them back.
     """
+    table = Product.__table__
     with engine.begin() as connection:
         present = set(
             connection.exec_driver_sql(
                 "SELECT indexname FROM pg_indexes "
-                "WHERE schemaname = current_schema() AND tablename = 'products'"
+                "WHERE schemaname = current_schema() AND tablename = 'products' "
+                "UNION SELECT conname FROM pg_constraint WHERE conrelid = 'products'::regclass"
             ).scalars()
         )
-        missing = [index for index in Product.__table__.indexes if index.name not in present]
-        if missing:
+        indexes = [index for index in table.indexes if index.name not in present]
+        keys = [key for key in table.foreign_key_constraints if key.name not in present]
+        if indexes or keys:
             connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
-        for index in missing:
+        for key in keys:
+            connection.execute(AddConstraint(key))
+        for index in indexes:
             index.create(connection)
-    return sorted(str(index.name) for index in missing)
+    return sorted(str(dropped.name) for dropped in [*indexes, *keys])
+
+
+def _put_back_keys(engine: Engine, keys: list[tuple[str, str]], report: LoadReport) -> None:
+    """Add `keys` again (one check of all rows each), then VACUUM ANALYZE.
+
+    Both before the index builds, which they would wait for (their locks conflict), and while
+    no index needs visiting: VACUUM sets the visibility map (counts can be index-only scans
+    from the start) and the hint bits, so the builds' scans find them set.
+    """
+    with _session(engine, NO_TIMEOUT, autocommit=True) as connection:
+        for name, definition in keys:
+            with report.phase(f"foreign key {name}"):
+                connection.execute(f'ALTER TABLE products ADD CONSTRAINT "{name}" {definition}')
+        with report.phase("vacuum analyze"):
+            connection.execute("VACUUM (ANALYZE) products")
 
 
 def load_empty(
     engine: Engine, products: Iterable[SyntheticProduct], ids: dict[str, int], report: LoadReport
 ) -> int:
-    """COPY into the empty products table; the indexes are rebuilt even if loading fails."""
+    """COPY into the empty products table; what it drops comes back even if loading fails."""
     with engine.begin() as connection:
         indexes = _secondary_indexes(connection)
+        keys = _foreign_keys(connection)
         for name, _ in indexes:
             connection.exec_driver_sql(f'DROP INDEX "{name}"')
+        for name, _ in keys:
+            connection.exec_driver_sql(f'ALTER TABLE products DROP CONSTRAINT "{name}"')
     try:
         chunks = _Chunks(products, ids)
         with report.phase("rows"), ThreadPoolExecutor(WORKERS) as pool:
             streams = [pool.submit(_copy_stream, engine, chunks, report) for _ in range(WORKERS)]
             copied = sum(stream.result() for stream in streams)
-        # Before the builds, while the table has no index to visit: VACUUM sets the visibility
-        # map (counts can be index-only scans from the start) and the hint bits, so the builds'
-        # scans find them set. Both VACUUM and CREATE INDEX lock out the other.
-        with report.phase("vacuum analyze"), _session(engine, NO_TIMEOUT, autocommit=True) as c:
-            c.execute("VACUUM (ANALYZE) products")
     finally:
-        _run(engine, _steps(indexes), report)
+        try:
+            _put_back_keys(engine, keys, report)
+        finally:
+            _run(engine, _steps(indexes), report)
         # In a transaction of its own, after the vocabulary and the counts it announces (a
         # cached typo search's total depends on the vocabulary).
         with _session(engine, autocommit=True) as connection:

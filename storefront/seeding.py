@@ -67,11 +67,11 @@ def product_count() -> int:
     return db.session.execute(select(func.count()).select_from(Product)).scalar_one()
 
 
-def restore_indexes() -> list[str]:
-    """Put back the products indexes an interrupted `--generate` load dropped; their names."""
+def restore_dropped() -> list[str]:
+    """Put back the products indexes and keys an interrupted `--generate` load dropped."""
     if db.engine.dialect.name != "postgresql":
         return []
-    return pg_load.restore_indexes(db.engine)
+    return pg_load.restore_dropped(db.engine)
 
 
 def load_generated(products: Iterable[SyntheticProduct], report: LoadReport) -> int:

@@ -121,7 +121,7 @@ def test_generate_on_postgres_keeps_every_index(app: Flask, backend: str) -> Non
 
 def test_generate_on_postgres_shows_each_phase_with_its_time(app: Flask, backend: str) -> None:
     """Every phase of the COPY load ends with a line naming it and its seconds: the rows, each
-    index of the products table as the migrations define them, the vocabulary, the rest."""
+    index and key of the products table as the migrations define them, the vocabulary, the rest."""
     if backend != "postgresql":
         pytest.skip("the COPY loader is PostgreSQL's")
     result = run(app, "seed", "--generate", "2000")
@@ -129,8 +129,9 @@ def test_generate_on_postgres_shows_each_phase_with_its_time(app: Flask, backend
     timed = re.findall(r"^(.+) … (\d+\.\d) s$", result.stdout, flags=re.MULTILINE)
     phases = [name for name, _ in timed]
     indexes = [f"index {index.name}" for index in Product.__table__.indexes]
-    assert len(indexes) == 8
-    expected = ["rows", *indexes, "search vocabulary", "category counts", "vacuum analyze"]
+    keys = [f"foreign key {key.name}" for key in Product.__table__.foreign_key_constraints]
+    assert len(indexes) == 8 and len(keys) == 1
+    expected = ["rows", *keys, "vacuum analyze", *indexes, "search vocabulary", "category counts"]
     assert sorted(phases) == sorted(expected)
     assert phases[0] == "rows"
 
