@@ -35,10 +35,13 @@ CHUNK = 10_000
 COLUMNS = "name, description, price, category_id, name_key, search_text, stock"
 NO_TIMEOUT = "SET statement_timeout = 0"
 # Index builds sort in memory; the vocabulary's DISTINCT hashes ~1M lexemes at 1M products.
+# The two workers keep both cores busy, and the trigram build cannot run in parallel: parallel
+# b-tree workers would only take CPU from it, the step everything waits for.
 _BUILD_SETTINGS = (
     NO_TIMEOUT,
     "SET maintenance_work_mem = '1GB'",
     "SET work_mem = '256MB'",
+    "SET max_parallel_maintenance_workers = 0",
 )
 
 
