@@ -61,15 +61,23 @@ class SeedProgress(LoadReport):
         if name == "rows":
             self._bar.close()
         tqdm.write(f"{name} … {seconds:.1f} s")
+        if self._status is not None:
+            self._status.set_description_str(self._running_line())
+
+    def _running_line(self) -> str:
+        """Which phases run and for how long; empty while none does or the rows bar moves."""
+        with self._lock:
+            if "rows" in self._running:
+                return ""
+            now = time.monotonic()
+            running = [f"{name} {now - began:.0f} s" for name, began in self._running.items()]
+        return "running: " + ", ".join(running) if running else ""
 
     def _tick(self) -> None:
         while not self._done.wait(self._every):
-            with self._lock:
-                now = time.monotonic()
-                running = [f"{name} {now - began:.0f} s" for name, began in self._running.items()]
-            if not running or "rows" in self._running:
-                continue  # nothing runs, or the rows bar is moving
-            line = "running: " + ", ".join(running)
+            line = self._running_line()
+            if not line:
+                continue
             if not self._tty:
                 tqdm.write(line)
             elif self._status is None:
