@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import bindparam, func, select, update
 
-from . import inventory, pg_load, synthetic
+from . import inventory, pg_load, pg_rebuild, synthetic
 from .api.body import pydantic_issues
 from .extensions import db
 from .load_report import LoadReport
@@ -71,7 +71,7 @@ def restore_dropped() -> list[str]:
     """Put back the products indexes and keys an interrupted `--generate` load dropped."""
     if db.engine.dialect.name != "postgresql":
         return []
-    return pg_load.restore_dropped(db.engine)
+    return pg_rebuild.restore_dropped(db.engine)
 
 
 def load_generated(products: Iterable[SyntheticProduct], report: LoadReport) -> int:
