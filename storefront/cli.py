@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +17,73 @@ from tqdm import tqdm
 
 from . import cart, idempotency, seeding, synthetic
 from .extensions import db
+from .load_report import LoadReport
+
+
+class SeedProgress(LoadReport):
+    """`seed --generate` as it goes: a bar for the rows, a line per phase when it ends, and while
+    phases run, which and for how long: every second in place on a terminal, a line every 15 s
+    elsewhere (a CI log gets a few lines, not one per tick)."""
+
+    def __init__(self, total: int) -> None:
+        self._tty = sys.stderr.isatty()
+        self._every = 1.0 if self._tty else 15.0
+        self._bar = tqdm(
+            total=total, unit="products", unit_scale=True, desc="rows", mininterval=self._every
+        )
+        self._status: tqdm | None = None
+        self._running: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+
+    def __enter__(self) -> SeedProgress:
+        self._ticker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._ticker.join()
+        self._bar.close()
+        if self._status is not None:
+            self._status.close()
+
+    def rows(self, count: int) -> None:
+        self._bar.update(count)
+
+    def started(self, name: str) -> None:
+        with self._lock:
+            self._running[name] = time.monotonic()
+
+    def finished(self, name: str, seconds: float) -> None:
+        with self._lock:
+            del self._running[name]
+        if name == "rows":
+            self._bar.close()
+        tqdm.write(f"{name} … {seconds:.1f} s")
+        if self._status is not None:
+            self._status.set_description_str(self._running_line())
+
+    def _running_line(self) -> str:
+        """Which phases run and for how long; empty while none does or the rows bar moves."""
+        with self._lock:
+            if "rows" in self._running:
+                return ""
+            now = time.monotonic()
+            running = [f"{name} {now - began:.0f} s" for name, began in self._running.items()]
+        return "running: " + ", ".join(running) if running else ""
+
+    def _tick(self) -> None:
+        while not self._done.wait(self._every):
+            line = self._running_line()
+            if not line:
+                continue
+            if not self._tty:
+                tqdm.write(line)
+            elif self._status is None:
+                self._status = tqdm(bar_format="{desc}", desc=line, leave=False)
+            else:
+                self._status.set_description_str(line)
 
 
 @click.command("seed")
@@ -41,16 +110,16 @@ def seed_command(file: Path | None, generate: int | None, if_empty: bool, rng_se
     """
     if file and generate:
         raise click.UsageError("give either FILE or --generate, not both")
-    restored = seeding.restore_indexes()
+    restored = seeding.restore_dropped()
     if restored:
-        click.echo(f"Re-created indexes an interrupted load had dropped: {', '.join(restored)}")
+        click.echo(f"Re-created what an interrupted load had dropped: {', '.join(restored)}")
     if if_empty and seeding.product_count() > 0:
         click.echo("The catalog already has products; nothing to do.")
         return
     started = time.monotonic()
     if generate:
-        with tqdm(total=generate, unit="products", unit_scale=True, desc="seed") as bar:
-            added = seeding.load_generated(synthetic.generate(generate, rng_seed), bar.update)
+        with SeedProgress(generate) as progress:
+            added = seeding.load_generated(synthetic.generate(generate, rng_seed), progress)
     else:
         try:
             raw = json.loads(file.read_text("utf-8")) if file else seeding.demo_catalog()

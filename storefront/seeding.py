@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from importlib import resources
 from itertools import islice
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 
-from . import inventory, pg_load, synthetic
+from . import inventory, pg_load, pg_rebuild, synthetic
 from .api.body import pydantic_issues
 from .extensions import db
+from .load_report import LoadReport
 from .models import Product
 from .schemas import ProductIn
 from .synthetic import SyntheticProduct
 
 CHUNK = 10_000
+_p = Product.__table__.c
+_SET_STOCK = (
+    update(Product.__table__).where(_p.id == bindparam("pid")).values(stock=bindparam("units"))
+)
 
 
 class SeedError(ValueError):
@@ -62,14 +67,14 @@ def product_count() -> int:
     return db.session.execute(select(func.count()).select_from(Product)).scalar_one()
 
 
-def restore_indexes() -> list[str]:
-    """Put back the products indexes an interrupted `--generate` load dropped; their names."""
+def restore_dropped() -> list[str]:
+    """Put back the products indexes and keys an interrupted `--generate` load dropped."""
     if db.engine.dialect.name != "postgresql":
         return []
-    return pg_load.restore_indexes(db.engine)
+    return pg_rebuild.restore_dropped(db.engine)
 
 
-def load_generated(products: Iterable[SyntheticProduct], progress: Callable[[int], None]) -> int:
+def load_generated(products: Iterable[SyntheticProduct], report: LoadReport) -> int:
     """Load synthetic products; on an empty PostgreSQL table, COPY with indexes rebuilt after."""
     categories = inventory.ensure_categories(synthetic.CATEGORIES)
     ids = {key: category_id for key, (category_id, _) in categories.items()}
@@ -79,14 +84,35 @@ def load_generated(products: Iterable[SyntheticProduct], progress: Callable[[int
         loader = pg_load.load_empty if product_count() == 0 else pg_load.merge
         db.session.commit()
         # COPY goes around `inventory`; the loaders bump the catalog version themselves.
-        return loader(engine, products, ids, progress)
+        return loader(engine, products, ids, report)
     added = 0
     products = iter(products)
-    while chunk := list(islice(products, CHUNK)):
-        items = [
-            ProductIn(name=p.name, description=p.description, price=p.price, category=p.category)
-            for p in chunk
-        ]
-        added += load_items(items)
-        progress(len(chunk))
+    with report.phase("rows"):
+        while chunk := list(islice(products, CHUNK)):
+            added += _insert_generated(chunk)
+            report.rows(len(chunk))
     return added
+
+
+def _insert_generated(chunk: list[SyntheticProduct]) -> int:
+    """Add `chunk` in one transaction through `inventory`, as the API would; how many added."""
+    items = [
+        ProductIn(name=p.name, description=p.description, price=p.price, category=p.category)
+        for p in chunk
+    ]
+    # ProductIn has no stock yet, so it is set on the rows just made, in the same transaction.
+    stock = {p.name: p.stock for p in chunk}
+    try:
+        added = inventory.create_products(items, skip_existing=True)
+        tracked = [
+            {"pid": view.id, "units": stock[view.name]}
+            for view in added
+            if stock[view.name] is not None
+        ]
+        if tracked:
+            db.session.execute(_SET_STOCK, tracked)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return len(added)

@@ -1,7 +1,8 @@
 """A synthetic Russian/English catalog for load tests: deterministic, ~50 categories.
 
 Word frequencies are known, so benchmarks can pick a common word (in ~5% of products,
-e.g. "беспроводной"/"wireless" style adjectives) or a rare one (the model codes).
+e.g. "беспроводной"/"wireless" style adjectives) or a rare one (the model codes). Stock comes
+from a random stream of its own, so adding it left every other column as it was.
 """
 
 from __future__ import annotations
@@ -169,11 +170,25 @@ class SyntheticProduct:
     description: str
     price: Decimal
     category: str
+    stock: int | None
+
+
+def _stock(rng: random.Random) -> int | None:
+    """Units on hand: 10 % untracked (None), 3 % sold out, 7 % running low (1–5), else 6–500."""
+    roll = rng.random()
+    if roll < 0.10:
+        return None
+    if roll < 0.13:
+        return 0
+    if roll < 0.20:
+        return rng.randint(1, 5)
+    return rng.randint(6, 500)
 
 
 def generate(count: int, seed: int = 42) -> Iterator[SyntheticProduct]:
     """Yield `count` products; the same `count` and `seed` give the same catalog."""
     rng = random.Random(seed)
+    stock_rng = random.Random(f"stock {seed}")
     for number in range(1, count + 1):
         noun = rng.choice(NOUNS)
         adjective = rng.choice(ADJECTIVES)
@@ -187,4 +202,5 @@ def generate(count: int, seed: int = 42) -> Iterator[SyntheticProduct]:
             f"Модель {model} от {brand}.",
             price=Decimal(rng.randint(99, 199_999)) + Decimal(cents) / 100,
             category=CATEGORIES[number % len(CATEGORIES)],
+            stock=_stock(stock_rng),
         )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import text
 
+from storefront import synthetic
 from storefront.extensions import db
+from storefront.models import Product
 
 
 def run(app: Flask, *args: str):
@@ -114,6 +117,53 @@ def test_generate_on_postgres_keeps_every_index(app: Flask, backend: str) -> Non
             text("SELECT count(*) FROM products WHERE search_stems IS NULL")
         ).scalar_one()
         assert stems == 0
+
+
+def test_generate_on_postgres_shows_each_phase_with_its_time(app: Flask, backend: str) -> None:
+    """Every phase of the COPY load ends with a line naming it and its seconds: the rows, each
+    index and key of the products table as the migrations define them, the vocabulary, the rest."""
+    if backend != "postgresql":
+        pytest.skip("the COPY loader is PostgreSQL's")
+    result = run(app, "seed", "--generate", "2000")
+    assert result.exit_code == 0, result.output
+    timed = re.findall(r"^(.+) … (\d+\.\d) s$", result.stdout, flags=re.MULTILINE)
+    phases = [name for name, _ in timed]
+    indexes = [f"index {index.name}" for index in Product.__table__.indexes]
+    keys = [f"foreign key {key.name}" for key in Product.__table__.foreign_key_constraints]
+    assert len(indexes) == 8 and len(keys) == 1
+    expected = ["rows", *keys, "vacuum analyze", *indexes, "search vocabulary", "category counts"]
+    assert sorted(phases) == sorted(expected)
+    assert phases[0] == "rows"
+
+
+def test_synthetic_stock_follows_the_seed() -> None:
+    """The same seed gives the same stock figures; another seed, others; the rest stays put."""
+    first = [p.stock for p in synthetic.generate(500, seed=7)]
+    assert first == [p.stock for p in synthetic.generate(500, seed=7)]
+    assert first != [p.stock for p in synthetic.generate(500, seed=8)]
+
+
+@pytest.mark.parametrize("catalog", ["empty", "filled"])
+def test_generate_gives_plausible_stock(app: Flask, backend: str, catalog: str) -> None:
+    """Synthetic products carry stock as the generator made it, whichever loader wrote them
+    (PostgreSQL: COPY into an empty table, a merge into a filled one): untracked (null), sold
+    out (0), running low (1–5) and plenty all occur, and none is negative."""
+    if catalog == "filled":
+        assert run(app, "seed").exit_code == 0
+    result = run(app, "seed", "--generate", "2000")
+    assert result.exit_code == 0, result.output
+    expected = {p.name: p.stock for p in synthetic.generate(2000)}
+    with app.app_context():
+        rows = db.session.execute(text("SELECT name, stock FROM products")).tuples().all()
+    stored = {name: stock for name, stock in rows if name in expected}
+    assert stored == expected
+    stock = list(stored.values())
+    assert 0.05 < stock.count(None) / len(stock) < 0.15
+    assert 0.01 < stock.count(0) / len(stock) < 0.06
+    tracked = [units for units in stock if units is not None]
+    assert any(1 <= units <= 5 for units in tracked)
+    assert any(units > 5 for units in tracked)
+    assert min(tracked) >= 0
 
 
 def test_generate_and_file_are_exclusive(app: Flask, tmp_path: Path) -> None:

@@ -57,8 +57,8 @@ class Category(db.Model):
     # Case-insensitive identity of the name (the API matches categories that way).
     name_key: Mapped[str] = mapped_column(String(100), unique=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
-    # Kept by every catalog write (inventory.py, pg_load.py): counting 1M rows per request
-    # to list categories costs ~300 ms.
+    # Kept by every catalog write (inventory.py, pg_load.py, pg_rebuild.py): counting 1M rows
+    # per request to list categories costs ~300 ms.
     product_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     products: Mapped[list[Product]] = relationship(back_populates="category")

@@ -40,6 +40,10 @@ STATE = (
     "(SELECT version FROM catalog_version)"
 )
 INDEXES = "SELECT indexname FROM pg_indexes WHERE tablename = 'products' ORDER BY 1"
+CONSTRAINTS = (
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE conrelid = 'products'::regclass ORDER BY 1"
+)
 
 
 def rows(count: int) -> list[dict[str, Any]]:
@@ -62,6 +66,12 @@ def indexes(cluster: Cluster, database: str) -> list[str]:
     """The products table's indexes by name."""
     with cluster.connect(database) as connection:
         return [name for (name,) in connection.execute(INDEXES)]
+
+
+def constraints(cluster: Cluster, database: str) -> list[tuple[str, str]]:
+    """The products table's constraints: name and definition."""
+    with cluster.connect(database) as connection:
+        return [(name, definition) for name, definition in connection.execute(CONSTRAINTS)]
 
 
 @pytest.fixture
@@ -132,12 +142,12 @@ def test_killed_generate_leaves_no_products_and_every_index(
     cluster: Cluster, database: str, tmp_path: Path
 ) -> None:
     """`seed --generate` SIGKILLed during its COPY: no product of it stays, and the next seed
-    puts back the indexes the fast path had dropped."""
+    puts back the indexes and the foreign key the fast path had dropped."""
     with cluster.connect(database, autocommit=True) as connection:
         connection.execute("TRUNCATE products, search_terms RESTART IDENTITY CASCADE")
         connection.execute("UPDATE categories SET product_count = 0")
     # The fast path (COPY into an empty table, indexes dropped and rebuilt) is the one to kill.
-    before = indexes(cluster, database)
+    before = indexes(cluster, database), constraints(cluster, database)
     command = [str(ROOT / ".venv" / "bin" / "flask"), "--app", "storefront", "seed"]
     env = app_env(cluster.database_url(database))
     log = tmp_path / "seed.log"
@@ -156,12 +166,13 @@ def test_killed_generate_leaves_no_products_and_every_index(
     while copying(cluster, database) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert state(cluster, database)[0] == 0
+    assert constraints(cluster, database) != before[1]  # the fast path's drop stayed
 
     finished = subprocess.run(
         [*command, "--generate", "500"], cwd=ROOT, env=env, capture_output=True, timeout=60
     )
     assert finished.returncode == 0, finished.stderr
-    assert indexes(cluster, database) == before
+    assert (indexes(cluster, database), constraints(cluster, database)) == before
     assert state(cluster, database)[0] == 500
 
 
