@@ -25,7 +25,7 @@ help:
 	@echo "make screenshots  desktop and phone screenshots of the pages to docs/screenshots/ (needs chromium)"
 	@echo "make translations extract the interface text and update and compile the translations"
 	@echo "make bench      the benchmark: 1M products, app vs bare baseline vs raw PostgreSQL (~15 min)"
-	@echo "make bench-smoke  the same harness on 10 000 products (< 3 min; CI)"
+	@echo "make bench-smoke  the same harness on 10 000 products (~3 min; CI)"
 	@echo "make soak       10 minutes of mixed load at half the measured capacity (SOAK_SECONDS)"
 	@echo "make docker-up  docker compose up -d (PostgreSQL + gunicorn on :8000)"
 	@echo "make docker-scaled  compose's scaled profile: nginx on :8080 before REPLICAS=3 instances"
