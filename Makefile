@@ -120,10 +120,10 @@ bench: install
 bench-smoke: install
 	bench/run --smoke
 
-# soak: 10 minutes (SOAK_SECONDS) of mixed load (browse 70 %, search 20 %, cart 10 %) at half
-# the measured capacity on 100 000 products (SOAK_PRODUCTS); fails on any error, a replaced
-# worker, or worker RSS growing over 10 % from minute 2. A full-length run adds itself to
-# BENCHMARKS.md ("Soak") and bench/results/. Knobs: bench/README.md.
+# soak: 10 minutes (SOAK_SECONDS) of mixed load (browse 68 %, search 20 %, cart 10 %, checkout
+# 2 %) at half the measured capacity on 100 000 products (SOAK_PRODUCTS); fails on any error, a
+# replaced worker, or worker RSS growing over 10 % from minute 2. A full-length run adds itself
+# to BENCHMARKS.md ("Soak") and bench/results/. Knobs: bench/README.md.
 soak: install
 	bench/run --soak
 
