@@ -47,9 +47,11 @@ class Recorder:
     keep_rows: bool = False
 
     def _before(self, _conn, _cursor, statement, parameters, _context, executemany):
-        if executemany or not isinstance(parameters, dict):
-            raise RuntimeError(f"cannot capture an executemany/positional statement: {statement}")
-        self.statements.append(Statement(statement, dict(parameters)))
+        # An executemany (a checkout's stock decrements) runs once per parameter set.
+        sets = parameters if executemany else [parameters]
+        if not all(isinstance(params, dict) for params in sets):
+            raise RuntimeError(f"cannot capture a positional statement: {statement}")
+        self.statements.extend(Statement(statement, dict(params)) for params in sets)
 
     def _after(self, _conn, cursor, _statement, _parameters, _context, _executemany):
         # Writes return ids that later statements use (a cart's id): remember the first row,

@@ -4,6 +4,7 @@ derived from that SQL (the bare baseline's plan, pgbench scripts, EXPLAIN ANALYZ
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -16,8 +17,16 @@ import psycopg
 from flask import Flask
 
 from bench import plan
-from bench.capture import url_shape, url_symbols
-from bench.sessions import cart_token, make_sessions, raw_carts
+from bench.capture import Statement, literal_sql, url_shape, url_symbols
+from bench.sessions import (
+    CHECKOUT_PATH,
+    CheckoutSessions,
+    cart_token,
+    checkout_products,
+    make_sessions,
+    once_line,
+    raw_carts,
+)
 from bench.workload import (
     Request,
     Scenario,
@@ -26,14 +35,46 @@ from bench.workload import (
     read_pool,
     sample_catalog,
 )
+from storefront.session_cart import pricing
 
 ADD_PRODUCTS = 20
 CART_GET_LINES = 5
+# Products the checkout carts hold (one each, at random): enough that two checkouts in flight
+# seldom wait for each other's product lock; the first half has tracked stock.
+CHECKOUT_PRODUCTS = 1000
 # pgbench: captured requests per read script (each is prepared once per connection, so more
 # means a longer ramp); the cart scripts use carts of their own, with these token ranges.
 READ_VARIANTS = 32
 RAW_ADD_BASE = 800_000_000_000_000_000
 RAW_GET_BASE = 810_000_000_000_000_000
+RAW_CHECKOUT_BASE = 820_000_000_000_000_000
+# pgbench's checkout: the pgbench variable each parameter of the app's statements becomes
+# (`l_…` the cart line read back with \gset, `c_id` the cart, `o_id` the order, `u` a random
+# number for the unique order number and Message-ID); the other parameters stay as captured.
+RAW_CHECKOUT_VARIABLES = {
+    "UPDATE carts": {"token": "token"},
+    "SELECT": {"cart_id": "c_id"},
+    "UPDATE products": {"pid": "l_product_id", "quantity": "l_quantity"},
+    "INSERT INTO orders": {
+        "number": "u",
+        "session_token": "token",
+        "subtotal": "l_price",
+        "total": "l_price",
+    },
+    "INSERT INTO order_lines": {
+        "order_id": "o_id",
+        "product_id": "l_product_id",
+        "name": "l_name",
+        "unit_price": "l_price",
+        "quantity": "l_quantity",
+        "line_total": "l_price",
+    },
+    "DELETE FROM cart_items": {"cart_id_1": "c_id"},
+    "NOTIFY outbox": {},
+    "INSERT INTO outbox": {"message_id": "u", "order_id": "o_id"},
+}
+# What a statement's returned row becomes (\gset with this prefix).
+RAW_CHECKOUT_GSET = {"UPDATE carts": "c_", "SELECT": "l_", "INSERT INTO orders": "o_"}
 
 
 @dataclass
@@ -57,6 +98,7 @@ class Fixtures:
     rng: Random
     cookies: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    checkout: CheckoutSessions | None = None
 
     def log(self, message: str) -> None:
         print(f"bench: {message}", file=sys.stderr, flush=True)
@@ -65,6 +107,24 @@ class Fixtures:
         """The cart token inside the app's signed session cookie."""
         serializer = self.app.session_interface.get_signing_serializer(self.app)
         return serializer.loads(cookie)["cart"]
+
+    def sign(self, token: str) -> str:
+        """The app's session cookie for a guest whose cart is `token` (as POST /api/cart/ sets)."""
+        serializer = self.app.session_interface.get_signing_serializer(self.app)
+        return serializer.dumps({"cart": token, "_permanent": True})
+
+    def checkout_pool(self, count: int) -> Path:
+        """`count` fresh checkout sessions as the checkout pool file (each sent once)."""
+        assert self.checkout is not None
+        lines = [once_line(cookie, body) for cookie, body in self.checkout.make(count)]
+        path = self.out / "pools" / "checkout.txt"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def drop_checkout_sessions(self) -> None:
+        """Delete the carts of the checkout sessions made so far (used or not)."""
+        if self.checkout is not None:
+            self.checkout.drop()
 
     def prepare(self, port: int, scenarios: list[Scenario]) -> dict[str, dict[str, Any]]:
         """Sessions (through the app on `port`), request pools, the app's SQL for them, the
@@ -88,9 +148,18 @@ class Fixtures:
                 self.rng,
             ),
         }
+        if any(scenario.kind == "checkout" for scenario in scenarios):
+            picked = self.rng.sample(catalog.ids, min(CHECKOUT_PRODUCTS, len(catalog.ids)))
+            products = checkout_products(self.dsn, picked, tracked=len(picked) // 2)
+            with self.app.app_context():
+                fee = pricing().fee
+            self.checkout = CheckoutSessions(self.dsn, self.sign, products, fee, self.rng)
         fixtures, replay, templates = {}, {}, {}
         for scenario in scenarios:
             self.log(f"capturing the app's SQL: {scenario.name}")
+            if scenario.kind == "checkout":
+                fixtures[scenario.name] = self._capture_checkout(scenario)
+                continue
             if scenario.kind == "cart-add":
                 pool = cart_add_pool(self.sizes.add_sessions, add_products, self.rng, 5000)
             elif scenario.kind == "cart-get":
@@ -168,6 +237,60 @@ class Fixtures:
         fixture["explain"] = {"execution_ms": times, "first_plan": plans[0] if plans else ""}
         return fixture
 
+    def _capture_checkout(self, scenario: Scenario) -> dict[str, Any]:
+        """Two checkouts through the app in-process (a tracked and an untracked product): that
+        sessions made in the database check out, the SQL they sent, and its EXPLAIN ANALYZE.
+
+        The bare baseline's checkout is written by hand (bench/bare_app.py); the log shows the
+        app's statements so that the two can be compared.
+        """
+        assert self.checkout is not None
+        products = self.checkout.products
+        tracked = next(p for p in products if p.tracked)
+        untracked = next((p for p in products if not p.tracked), tracked)
+        requests = []
+        for number, product in enumerate((tracked, untracked)):
+            ((cookie, body),) = self.checkout.make(1, [product])
+            self.cookies[f"checkout:{number}"] = cookie
+            requests.append(Request("POST", CHECKOUT_PATH, f"checkout:{number}", body))
+        captured = plan.capture(self.app, requests, self.cookies)
+        fixture: dict[str, Any] = {"scenario": scenario, "bare": "by hand", "pool_size": 0}
+        fixture["capture_statuses"] = captured.statuses
+        statements = list(captured.statements.values())
+        fixture["statements_per_request"] = max(map(len, statements))
+        fixture["available"] = available = set(captured.statuses) == {201}
+        if not available:
+            self.problems.append(f"{scenario.name}: the app answered {captured.statuses}")
+        self.log(
+            f"{scenario.name}: the app's statements for a tracked product: "
+            + " · ".join(_first_words(s.sql) for s in statements[0])
+        )
+        # EXPLAIN ANALYZE replays the tracked checkout in a transaction rolled back: its cart
+        # line put back first, its order number and Message-ID made new (they are unique).
+        cart_id = statements[0][0].first_row[0] if statements[0][0].first_row else 0
+        setup = [
+            "INSERT INTO cart_items (cart_id, product_id, quantity) "
+            f"VALUES ({int(cart_id)}, {tracked.id}, 1)"
+        ]
+        replay = [_fresh(s).literal() for s in statements[0] if not s.sql.startswith("NOTIFY")]
+        text, ms = plan.explain(self.dsn, replay, write=True, setup=setup)
+        (self.out / "explain" / f"{scenario.name}.txt").write_text(text)
+        fixture["explain"] = {"execution_ms": [ms], "first_plan": text}
+        (self.out / "pgbench" / f"{scenario.name}.sql").write_text(checkout_script(statements[0]))
+        self.checkout.drop()
+        return fixture
+
+    def raw_checkout_carts(self, clients: int, per_client: int) -> list[str]:
+        """pgbench's checkout carts: client c walks tokens RAW_CHECKOUT_BASE + c * per_client
+        + 0, 1, …; even ones hold a tracked product, odd ones an untracked one."""
+        assert self.checkout is not None
+        tracked = [p.id for p in self.checkout.products if p.tracked]
+        untracked = [p.id for p in self.checkout.products if not p.tracked] or tracked
+        count = clients * per_client
+        lines = [[self.rng.choice(untracked if n % 2 else tracked)] for n in range(count)]
+        raw_carts(self.dsn, RAW_CHECKOUT_BASE, count, lines)
+        return [str(RAW_CHECKOUT_BASE + n) for n in range(count)]
+
     def _cart_symbols(self, request: Request) -> dict[str, Any]:
         symbols: dict[str, Any] = {"token": cart_token(self.cookies[request.session])}
         if request.body:
@@ -205,6 +328,51 @@ class Fixtures:
             for r in pool
         ]
         (self.out / "pools" / f"{scenario.name}.txt").write_text("\n".join(lines) + "\n")
+
+
+def _first_words(sql: str) -> str:
+    """`INSERT INTO orders`, `SELECT … FROM cart_items`: what a statement is, in brief."""
+    words = sql.split()
+    if words[0] == "SELECT":
+        return "SELECT … FROM " + words[words.index("FROM") + 1]
+    return " ".join(words[:3] if words[0] in {"INSERT", "DELETE"} else words[:2])
+
+
+def _fresh(statement: Statement) -> Statement:
+    """`statement` with new values for the unique order number and Message-ID."""
+    params = dict(statement.params)
+    if "number" in params:
+        params["number"] = "X" + secrets.token_hex(8).upper()
+    if "message_id" in params:
+        params["message_id"] = f"<{secrets.token_hex(16)}@explain.bench>"
+    return Statement(statement.sql, params)
+
+
+def checkout_script(statements: list[Statement]) -> str:
+    """pgbench's checkout: the app's statements for a tracked product's order, each client
+    ordering the carts of its own range in turn (`n` counts its transactions: `-D n=0`, and
+    `-D per_client=N` carts each); the stock is taken for even carts only (tracked)."""
+    lines = [
+        "-- Generated by bench/harness.py from the SQL the app sent for a checkout.",
+        "\\set n :n + 1",
+        "\\set cart :client_id * :per_client + :n - 1",
+        f"\\set token {RAW_CHECKOUT_BASE} + :cart",
+        "\\set u random(1, 9000000000000000000)",
+        "BEGIN;",
+    ]
+    for statement in statements:
+        kind = _first_words(statement.sql).split(" … ")[0]
+        variables = RAW_CHECKOUT_VARIABLES[kind]
+        params = {k: v for k, v in statement.params.items() if k not in variables}
+        sql = literal_sql(statement.sql, params, variables).strip().rstrip(";")
+        gset = RAW_CHECKOUT_GSET.get(kind)
+        sql += f" \\gset {gset}" if gset else ";"
+        if kind == "UPDATE products":
+            lines += ["\\if :cart % 2 = 0", sql, "\\endif"]
+        else:
+            lines.append(sql)
+    lines.append("COMMIT;")
+    return "\n".join(lines) + "\n"
 
 
 def _two_sessions(pool: list[Request]) -> tuple[Request, Request]:

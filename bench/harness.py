@@ -5,13 +5,15 @@
 `bench/run` (what `make bench` and `make bench-smoke` call) starts a throwaway PostgreSQL,
 migrates and seeds it, then runs this. Settings come from flags or BENCH_* variables; see
 bench/README.md. Exit status: 0 when every run completed without errors (missed targets
-included), 1 when the harness broke: a status >= 400 or a socket error in a run, a request the
-app did not serve at capture, a failed pgbench transaction, and in smoke runs a timeout.
+included), 1 when the harness broke: a status >= 400 or a socket error in a run (a checkout:
+anything but a 201), a request the app did not serve at capture, a checkout that found no
+session left, a failed pgbench transaction, and in smoke runs a timeout.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import runpy
 import secrets
@@ -28,7 +30,14 @@ from bench import report
 from bench.fixtures import Fixtures, Sizes, raw_add_tokens
 from bench.load import LoadSettings, libpq_url, pgbench, wrk
 from bench.servers import ROOT, MemorySampler, Server
-from bench.sessions import empty_carts, tokens, total_quantity
+from bench.sessions import (
+    drop_carts,
+    empty_carts,
+    last_order_id,
+    orders_since,
+    tokens,
+    total_quantity,
+)
 from bench.workload import BY_NAME, SCENARIOS, Scenario
 from storefront import create_app
 
@@ -40,6 +49,13 @@ MODES = {
 # Random requests per templated scenario: many more than one run sends, so that a request
 # seldom repeats within a cache's lifetime (the app caches totals for 30 s).
 TEMPLATED_POOL = {"full": 50_000, "smoke": 5_000}
+# Checkout sessions are made per wrk run, one per request it may send: for a warm-up, as many as
+# this rate (orders/s, above what either server reaches on 2 cores) would use; for a measured
+# run, as many as that or three times the warm-up's rate, whichever is more. A run that still
+# runs out fails (its requests past the end are counted as `overrun`, see bench/lua/pool.lua).
+CHECKOUT_RATE = 1000
+# pgbench's checkouts: carts enough for this many a second (the database alone does more).
+RAW_CHECKOUT_RATE = 4000
 
 
 def _env(name: str, default: Any) -> Any:
@@ -122,6 +138,7 @@ class Bench:
             rng=Random(args.rng_seed),
         )
         self.problems = self.fixtures.problems
+        self.sessions = 0  # checkout sessions in the last pool made
         self.app_server = Server("app", "wsgi:app", self.env, self.out / "app.log")
         self.bare_server = Server(
             "bare",
@@ -131,6 +148,12 @@ class Bench:
                 "BENCH_BARE_PLAN": str(self.out / "bare-plan.json"),
                 "BENCH_BARE_DSN": self.dsn,
                 "BENCH_BARE_POOL": str(self.gunicorn.get("threads", 4)),
+                # The app's delivery terms, for the baseline's checkout.
+                "BENCH_BARE_DELIVERY_FEE": str(self.fixtures.app.config["DELIVERY_FEE"]),
+                "BENCH_BARE_FREE_DELIVERY_FROM": str(
+                    self.fixtures.app.config["FREE_DELIVERY_FROM"]
+                ),
+                "BENCH_BARE_CURRENCY": self.fixtures.app.config["STORE_CURRENCY"],
             },
             self.out / "bare.log",
         )
@@ -138,23 +161,45 @@ class Bench:
     def log(self, message: str) -> None:
         print(f"bench: {message}", file=sys.stderr, flush=True)
 
+    def pool(self, scenario: Scenario, seconds: float, rate: float = 0.0) -> Path:
+        """The pool file for a wrk run of `seconds`: the scenario's own, or for checkout fresh
+        sessions enough for `rate` (at least CHECKOUT_RATE) orders a second."""
+        if scenario.kind != "checkout":
+            return self.out / "pools" / f"{scenario.name}.txt"
+        self.sessions = math.ceil(max(CHECKOUT_RATE, rate) * seconds)
+        self.sessions += 2 * self.settings.connections
+        return self.fixtures.checkout_pool(self.sessions)
+
     def measure(self, scenario: Scenario, server: Server, reset) -> dict[str, Any]:
         """Warm up, then one measured wrk run with the workers' memory sampled."""
-        pool = self.out / "pools" / f"{scenario.name}.txt"
-        count = scenario.kind == "cart-add"
+        checkout = scenario.kind == "checkout"
+        count = scenario.kind in {"cart-add", "checkout"}
+        warm_rate = 0.0
         if reset:
             reset()
         if self.settings.warmup_seconds > 0:
-            wrk(server.url, pool, self.settings, self.settings.warmup_seconds, False)
+            seconds = self.settings.warmup_seconds
+            warm = wrk(server.url, self.pool(scenario, seconds), self.settings, seconds, False)
+            warm_rate = warm["rps"]
+            self.fixtures.drop_checkout_sessions()
         if reset:
             reset()
+        pool = self.pool(scenario, self.settings.seconds, 3 * warm_rate)
+        last_order = last_order_id(self.dsn) if checkout else 0
         load = os.getloadavg()[0]
         with MemorySampler(server) as memory:
             result = wrk(server.url, pool, self.settings, self.settings.seconds, count)
         result["loadavg_1m_before"] = load
         result["worker_peak_rss_mb"] = memory.peak_rss_kb / 1024
         result["worker_hwm_mb"] = memory.hwm_kb / 1024
-        if count:
+        if checkout:
+            # Every 201 must be an order in the database.
+            placed = orders_since(self.dsn, last_order)
+            self.fixtures.drop_checkout_sessions()
+            result["sessions"] = self.sessions
+            result["in_database"] = placed
+            result["lost"] = max(0, result["counted"]["2xx"] - placed)
+        elif count:
             # Every 201 must be in the database: the carts started empty.
             held = total_quantity(self.dsn, tokens(self.fixtures.cookies, "add"))
             result["in_database"] = held
@@ -164,7 +209,7 @@ class Bench:
     def profile(self, scenario: Scenario) -> dict[str, Any]:
         """py-spy on the app's workers during an extra, unmeasured wrk run."""
         seconds = max(3, round(self.settings.seconds / 2))
-        pool = self.out / "pools" / f"{scenario.name}.txt"
+        pool = self.pool(scenario, seconds + 2)
         (self.out / "profile").mkdir(exist_ok=True)
         with ThreadPoolExecutor(1) as background:
             load = background.submit(
@@ -175,11 +220,30 @@ class Bench:
                 self.app_server.workers(), seconds, self.out / "profile" / f"{scenario.name}.txt"
             )
             load.result()
+        self.fixtures.drop_checkout_sessions()
         summary = profiling.summarise(files)
         text = profiling.text(summary)
         (self.out / "profile" / f"{scenario.name}-summary.txt").write_text(text)
         self.log(f"{scenario.name}: profile\n{text}")
         return summary
+
+    def raw_checkout(self, script: Path, bare_rps: float) -> dict[str, Any] | None:
+        """pgbench on the app's checkout statements, each client through carts of its own:
+        enough for RAW_CHECKOUT_RATE transactions a second, or eight times the bare
+        baseline's orders/s if more, for the whole pgbench run; deleted after."""
+        s = self.settings
+        seconds = max(1, round(s.pgbench_warmup_seconds)) + max(1, round(s.pgbench_seconds)) + 1
+        rate = max(RAW_CHECKOUT_RATE, 8 * bare_rps)
+        per_client = math.ceil(rate * seconds / s.connections) + 1
+        made = self.fixtures.raw_checkout_carts(s.connections, per_client)
+        try:
+            return pgbench(self.dsn, script, s, {"n": 0, "per_client": per_client})
+        except RuntimeError as exc:
+            # A client past its last cart aborts pgbench: say so, keep the run's other results.
+            self.problems.append(f"checkout (pgbench): {str(exc)[-300:]}")
+            return None
+        finally:
+            drop_carts(self.dsn, made)
 
     def run_scenario(self, scenario: Scenario, fixture: dict[str, Any]) -> dict[str, Any]:
         """App, bare baseline and raw PostgreSQL for one scenario, back to back."""
@@ -201,7 +265,12 @@ class Bench:
             if reset:
                 empty_carts(self.dsn, raw_add_tokens(self.args.add_sessions))
             script = self.out / "pgbench" / f"{scenario.name}.sql"
-            raw = pgbench(self.dsn, script, self.settings)
+            if scenario.kind == "checkout":
+                raw = self.raw_checkout(script, bare["rps"])
+            else:
+                raw = pgbench(self.dsn, script, self.settings)
+        if scenario.kind == "checkout":
+            fixture["pool_size"] = app["sessions"]
         row = report.scenario_row(scenario, fixture, app, bare, raw)
         if summary:
             row["profile"] = summary
@@ -209,9 +278,16 @@ class Bench:
             # Past the wrk timeout (10 s) on a million products is a missed target, reported in
             # the table; on the smoke catalog it means something hangs.
             timeouts = result["timeouts"] if self.args.mode == "smoke" else 0
-            broken = result["non_2xx"] + result["socket_errors"] + timeouts
+            # Counted runs (cart-add, checkout) answer 201 only: a redirect is an error too.
+            redirects = result.get("counted", {}).get("3xx", 0)
+            broken = result["non_2xx"] + redirects + result["socket_errors"] + timeouts
             if broken and fixture["available"]:
                 self.problems.append(f"{scenario.name} ({label}): {broken} errors or non-2xx")
+            if result["once"]["overrun"]:
+                self.problems.append(
+                    f"{scenario.name} ({label}): {result['once']['overrun']} requests found no"
+                    " checkout session left (the pool was too small for the run)"
+                )
         if raw and raw["failed"]:
             self.problems.append(f"{scenario.name} (pgbench): {raw['failed']} failed")
         return row

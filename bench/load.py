@@ -41,6 +41,8 @@ def wrk(
     """Run wrk over `pool` for `seconds`; its done() summary, with latencies in ms.
 
     `script` is pool.lua or one built on it (paced.lua, which takes a rate in `script_args`).
+    The summary's `once` counts the pool's once-lines sent and the requests that found none
+    left (`overrun`: the pool was too small for the run; see pool.lua).
     """
     command = [
         "wrk",
@@ -54,6 +56,7 @@ def wrk(
         "--",
         str(pool),
         *script_args,
+        f"threads={settings.threads}",
         *(["count"] if count else []),
     ]
     limit = seconds + settings.timeout_seconds + 30
@@ -94,8 +97,12 @@ def libpq_url(sqlalchemy_url: str) -> str:
 PROGRESS = re.compile(r"^progress: ([\d.]+) s, ([\d.]+) tps, lat (\S+) ms", re.M)
 
 
-def pgbench(dsn: str, script: Path, settings: LoadSettings) -> dict:
+def pgbench(
+    dsn: str, script: Path, settings: LoadSettings, defines: dict[str, int] | None = None
+) -> dict:
     """`pgbench -M prepared -n`, counted after a warm-up: tps, mean latency, failures.
+
+    `defines` are the script's variables set before its first transaction (`-D name=value`).
 
     Each connection prepares a statement the first time it runs it; one run of warm-up plus
     measurement, read from its once-a-second progress reports, leaves that ramp out (as the
@@ -118,6 +125,7 @@ def pgbench(dsn: str, script: Path, settings: LoadSettings) -> dict:
         str(warmup + seconds + 1),
         "-P",
         "1",
+        *(f"-D{name}={value}" for name, value in (defines or {}).items()),
         "-f",
         str(script),
         dsn,

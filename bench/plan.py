@@ -194,10 +194,15 @@ def cart_ids(dsn: str, tokens: list[str]) -> dict[str, int]:
         return dict(rows.fetchall())
 
 
-def explain(dsn: str, statements: list[str], *, write: bool) -> tuple[str, list[float]]:
-    """EXPLAIN (ANALYZE, BUFFERS) of each statement; writes are rolled back."""
+def explain(
+    dsn: str, statements: list[str], *, write: bool, setup: list[str] | None = None
+) -> tuple[str, list[float]]:
+    """EXPLAIN (ANALYZE, BUFFERS) of each statement, after `setup` (run as it is, not
+    explained, in the same transaction); writes are rolled back."""
     texts, times = [], []
     with psycopg.connect(dsn, options=APP_OPTIONS) as conn:
+        for sql in setup or []:
+            conn.execute(sql)
         for sql in statements:
             plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql).fetchall()
             text = "\n".join(row[0] for row in plan)

@@ -15,7 +15,8 @@ import psycopg
 from bench.workload import Scenario
 
 # Issue 5's targets on this machine (1 000 000 products, wrk -t2 -c16).
-# ratio: app/bare at least; rps: absolute aim; p99: bound in ms; lost: cart adds lost.
+# ratio: app/bare at least; rps: absolute aim; p99: bound in ms; lost: cart adds (or orders)
+# answered 201 but not in the database.
 TARGETS: dict[str, dict[str, float]] = {
     "list-category": {"ratio": 0.7, "rps": 1500, "p99": 50},
     "list-broad": {"ratio": 0.7, "rps": 1000, "p99": 80},
@@ -27,6 +28,8 @@ TARGETS: dict[str, dict[str, float]] = {
     "cart-add": {"ratio": 0.7, "rps": 1000, "p99": 50, "lost": 0},
     "cart-get": {},
     "page-catalog": {"ratio": 0.4, "rps": 800},
+    # Issue "2/4 Checkout and orders": orders/s against a bare baseline doing the same transaction.
+    "checkout": {"ratio": 0.6, "lost": 0},
 }
 SEED_SECONDS_AIM = 120
 WORKER_RSS_AIM_MB = 150

@@ -1,14 +1,21 @@
-"""Cookie sessions for the cart scenarios, made as a shopper makes them: by adding to a cart."""
+"""Cookie sessions for the cart scenarios, made as a shopper makes them: by adding to a cart;
+and for checkouts, one per order, made straight in the database (see `CheckoutSessions`)."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
 from random import Random
 
 import psycopg
+import simplejson
+
+from storefront.money import plain
 
 COOKIE = "storefront_session"
 # The bare baseline has no sessions: it reads the cart token from a plain cookie of its own.
@@ -121,3 +128,137 @@ def raw_carts(dsn: str, base: int, count: int, lines: list[list[int]] | None = N
                     [product for products in lines for product in products],
                 ),
             )
+
+
+# --- Checkout sessions -----------------------------------------------------------------------
+# A checkout empties its cart, so each one needs a session of its own: thousands a run, too many
+# to make through the app as the other sessions are. They are made the way the app makes them,
+# without the HTTP: a cart row and its line written in the database, and the session cookie
+# signed with the app's own session serializer (`{"cart": token, "_permanent": true}`, what a
+# first POST /api/cart/ sets). The capture checks a few through the app first.
+
+CHECKOUT_PATH = "/api/checkout/"
+# Stock of the tracked products the carts hold: what a whole run takes never gets near it.
+TRACKED_STOCK = 1_000_000_000
+# Contact details of every bench order (within the contract's limits).
+CONTACT = {"name": "Покупатель Бенчмарков", "phone": "+7 900 000-00-00"}
+ADDRESS = "Москва, ул. Тестовая, д. 1, кв. 1"
+# (delivery, payment) of the orders, drawn at random: both delivery fees, both mails' texts.
+WAYS = [
+    ("pickup", "on_delivery"),
+    ("courier", "on_delivery"),
+    ("pickup", "invoice"),
+    ("courier", "invoice"),
+]
+
+
+@dataclass(frozen=True)
+class CheckoutProduct:
+    """A product the checkout carts hold; `tracked`: its stock is counted (and taken)."""
+
+    id: int
+    price: Decimal
+    tracked: bool
+
+
+def checkout_products(dsn: str, ids: list[int], tracked: int) -> list[CheckoutProduct]:
+    """`ids` made fit for any number of checkouts: the first `tracked` of them get a stock
+    of TRACKED_STOCK (taken by each order), the rest untracked stock (never runs out).
+
+    Written in one transaction that bumps the catalog version first, as the app's own writes do,
+    so no worker keeps a cached figure (an in-stock count) from before.
+    """
+    with psycopg.connect(dsn) as conn:
+        conn.execute("UPDATE catalog_version SET version = version + 1")
+        conn.execute(
+            "UPDATE products SET stock = CASE WHEN id = ANY(%s) THEN %s END WHERE id = ANY(%s)",
+            (ids[:tracked], TRACKED_STOCK, ids),
+        )
+        prices = dict(conn.execute("SELECT id, price FROM products WHERE id = ANY(%s)", (ids,)))
+    return [CheckoutProduct(pid, prices[pid], n < tracked) for n, pid in enumerate(ids)]
+
+
+@dataclass
+class CheckoutSessions:
+    """Makes sessions whose cart holds one product (one unit), with the checkout that orders it.
+
+    `sign` turns a cart token into the app's signed session cookie; `fee(method, subtotal)` is
+    the delivery fee, so that each body's `expected_total` is right.
+    """
+
+    dsn: str
+    sign: Callable[[str], str]
+    products: list[CheckoutProduct]
+    fee: Callable[[str, Decimal], Decimal]
+    rng: Random
+    made: list[str] = field(default_factory=list)
+
+    def make(
+        self, count: int, products: list[CheckoutProduct] | None = None
+    ) -> list[tuple[str, str]]:
+        """`count` new sessions with a filled cart: [(Cookie header, checkout body)].
+
+        Each cart holds one unit of a product drawn at random (or `products[n]`).
+        """
+        picks = products or [self.rng.choice(self.products) for _ in range(count)]
+        cart_tokens = [secrets.token_urlsafe(24) for _ in range(count)]
+        with psycopg.connect(self.dsn) as conn:
+            conn.execute(
+                "INSERT INTO carts (token) SELECT unnest(%s::text[])",
+                (cart_tokens,),
+            )
+            conn.execute(
+                "INSERT INTO cart_items (cart_id, product_id, quantity) "
+                "SELECT c.id, l.product_id, 1 FROM unnest(%s::text[], %s::int[]) "
+                "AS l(token, product_id) JOIN carts c ON c.token = l.token",
+                (cart_tokens, [product.id for product in picks]),
+            )
+        self.made += cart_tokens
+        sessions = []
+        for token, product in zip(cart_tokens, picks, strict=True):
+            delivery, payment = self.rng.choice(WAYS)
+            total = product.price + self.fee(delivery, product.price)
+            body = {
+                "email": f"bench-{token[:8].lower()}@example.com",
+                **CONTACT,
+                "delivery": {
+                    "method": delivery,
+                    "address": ADDRESS if delivery == "courier" else None,
+                },
+                "payment": payment,
+                "comment": "",
+                # As a frontend sends it back: the number it was shown (2599, 2599.5).
+                "expected_total": plain(total),
+            }
+            cookie = f"{COOKIE}={self.sign(token)}; {BARE_COOKIE}={token}"
+            sessions.append((cookie, simplejson.dumps(body, use_decimal=True, ensure_ascii=False)))
+        return sessions
+
+    def drop(self) -> None:
+        """Delete every cart made so far (used or not): a run leaves no filled carts behind."""
+        drop_carts(self.dsn, self.made)
+        self.made = []
+
+
+def drop_carts(dsn: str, cart_tokens: list[str]) -> None:
+    """Delete these carts and their lines (orders placed from them stay)."""
+    if cart_tokens:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("DELETE FROM carts WHERE token = ANY(%s)", (cart_tokens,))
+
+
+def once_line(cookie: str, body: str) -> str:
+    """A checkout as a pool line that wrk sends once (bench/lua/pool.lua's "!" method)."""
+    return "\t".join(("!POST", CHECKOUT_PATH, cookie, body))
+
+
+def last_order_id(dsn: str) -> int:
+    """The newest order's id (0 when there is none)."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()[0]
+
+
+def orders_since(dsn: str, last_id: int) -> int:
+    """How many orders were placed after the one with id `last_id`."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT count(*) FROM orders WHERE id > %s", (last_id,)).fetchone()[0]

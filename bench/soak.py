@@ -4,18 +4,25 @@
 
 `bench/run --soak` (what `make soak` calls) starts a throwaway PostgreSQL, migrates and seeds it
 (SOAK_PRODUCTS, default 100 000), then runs this. One run: the app under gunicorn with
-gunicorn.conf.py; a pool of requests mixed as shoppers mix them (browse 70 %, search 20 %,
-cart 10 %); the capacity for that mix, measured with wrk unpaced; then the soak itself, paced at
-SOAK_FRACTION (0.5) of it for SOAK_SECONDS (600), the workers' RSS sampled every
-SOAK_SAMPLE_SECONDS (5). Exit status 1 on any error (status >= 400, socket error, timeout), a
-worker replaced, or a worker's RSS growing more than 10 % from minute 2 (20 % into a shortened
-run) to the end. A full-length run adds itself to BENCHMARKS.md under "Soak".
+gunicorn.conf.py; a pool of requests mixed as shoppers mix them (browse 68 %, search 20 %,
+cart 10 %, checkout 2 %); the capacity for that mix, measured with wrk unpaced; then the soak
+itself, paced at SOAK_FRACTION (0.5) of it for SOAK_SECONDS (600), the workers' RSS sampled
+every SOAK_SAMPLE_SECONDS (5). Exit status 1 on any error (status >= 400, socket error,
+timeout), a checkout that found no session left, a worker replaced, or a worker's RSS growing
+more than 10 % from minute 2 (20 % into a shortened run) to the end. A full-length run adds
+itself to BENCHMARKS.md under "Soak".
+
+Checkouts each need a session of their own (an order empties its cart): each wrk run gets fresh
+ones, made in the database as for the benchmark's checkout scenario (bench/sessions.py), enough
+for its length; the pool's checkout entries are "NEXT" lines that bench/lua/pool.lua turns into
+the next unused one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import runpy
 import secrets
@@ -30,21 +37,37 @@ from typing import Any
 from bench import report
 from bench.load import LoadSettings, libpq_url, wrk
 from bench.servers import ROOT, Server
-from bench.sessions import make_sessions
+from bench.sessions import (
+    CheckoutSessions,
+    checkout_products,
+    last_order_id,
+    make_sessions,
+    once_line,
+    orders_since,
+)
 from bench.soak_report import CART_SESSIONS, FULL_SECONDS, append, markdown
 from bench.workload import BY_NAME, Request, cart_add_pool, sample_catalog
 from storefront import create_app
+from storefront.session_cart import pricing
 
 PACED_LUA = ROOT / "bench" / "lua" / "paced.lua"
 MAX_GROWTH = 0.10
-# How a shopper's requests mix: browse 70 %, search 20 %, cart 10 % (weights in per cent).
+# How a shopper's requests mix: browse 68 %, search 20 %, cart 10 %, checkout 2 % (weights in
+# per cent).
 MIX = {
-    "browse": {"detail": 35, "list-category": 25, "page-catalog": 10},
+    "browse": {"detail": 34, "list-category": 24, "page-catalog": 10},
     "search": {"search-rare": 10, "search-common": 5, "search-typo": 5},
     "cart": {"cart-add": 6, "cart-get": 3, "cart-clear": 1},
+    "checkout": {"checkout": 2},
 }
 POOL_SIZE = 20_000
 CART_PRODUCTS = 20
+# Products the checkout carts hold (the first half with tracked stock), as in the benchmark.
+CHECKOUT_PRODUCTS = 1000
+# Checkout sessions per wrk run: enough for this rate (req/s of the whole mix, above what the
+# app reaches on 2 cores) for an unpaced run, or three times the warm-up's rate if more; for the
+# paced soak, half as many again as its target rate would use. Spare ones are deleted after.
+CEILING_RPS = 1000
 
 
 def _env(name: str, default: Any) -> Any:
@@ -76,11 +99,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def draw_pool(catalog: Any, cookies: list[str], add_products: list[int], rng: Random) -> list[str]:
-    """POOL_SIZE pool lines (bench/lua/pool.lua's format) drawn by the weights of MIX."""
+    """POOL_SIZE pool lines (bench/lua/pool.lua's format) drawn by the weights of MIX; a
+    checkout is a "NEXT" line (the next once-line, see `Pools.for_run`)."""
     weights = {name: weight for group in MIX.values() for name, weight in group.items()}
     names = rng.choices(list(weights), list(weights.values()), k=POOL_SIZE)
     lines = []
     for name in names:
+        if name == "checkout":
+            lines.append("NEXT")
+            continue
         cookie = rng.choice(cookies)
         if name == "cart-add":
             (request,) = cart_add_pool(1, add_products, rng, 1)
@@ -96,6 +123,28 @@ def draw_pool(catalog: Any, cookies: list[str], add_products: list[int], rng: Ra
             "\t".join((request.method, request.path, request.session or "", request.body or ""))
         )
     return lines
+
+
+def checkout_share() -> float:
+    """The share of checkouts in the mix."""
+    weights = [weight for group in MIX.values() for weight in group.values()]
+    return sum(MIX["checkout"].values()) / sum(weights)
+
+
+@dataclass
+class Pools:
+    """The mix's pool file, written again for each wrk run with fresh checkout sessions."""
+
+    path: Path
+    lines: list[str]
+    checkout: CheckoutSessions
+
+    def for_run(self, rps: float, seconds: float, connections: int) -> Path:
+        """The pool with checkout sessions for `seconds` at `rps` requests a second."""
+        count = math.ceil(rps * seconds * checkout_share()) + 2 * connections
+        sessions = [once_line(cookie, body) for cookie, body in self.checkout.make(count)]
+        self.path.write_text("\n".join(self.lines + sessions) + "\n")
+        return self.path
 
 
 @dataclass
@@ -168,6 +217,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # held up by slow requests (a common word's search), as long as the server keeps up.
     paced = LoadSettings(threads=args.threads, connections=2 * args.connections)
     started = time.time()
+    pools = None
     try:
         server.start()
         catalog = sample_catalog(dsn, rng)
@@ -182,17 +232,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             lambda cookie: serializer.loads(cookie)["cart"],
             rng,
         )
-        pool = out / "pools" / "soak.txt"
-        pool.parent.mkdir(parents=True, exist_ok=True)
-        pool.write_text(
-            "\n".join(draw_pool(catalog, list(sessions.values()), add_products, rng)) + "\n"
+        picked = rng.sample(catalog.ids, min(CHECKOUT_PRODUCTS, len(catalog.ids)))
+        products = checkout_products(dsn, picked, tracked=len(picked) // 2)
+        with app.app_context():
+            fee = pricing().fee
+
+        def sign(token: str) -> str:
+            return serializer.dumps({"cart": token, "_permanent": True})
+
+        (out / "pools").mkdir(parents=True, exist_ok=True)
+        pools = Pools(
+            out / "pools" / "soak.txt",
+            draw_pool(catalog, list(sessions.values()), add_products, rng),
+            CheckoutSessions(dsn, sign, products, fee, rng),
         )
 
         log("warm-up, then the capacity for this mix (wrk unpaced)")
-        wrk(server.url, pool, settings, 5, count=True)
+        pool = pools.for_run(CEILING_RPS, 5, settings.connections)
+        warm = wrk(server.url, pool, settings, 5, count=True)
+        pools.checkout.drop()
+        pool = pools.for_run(
+            max(CEILING_RPS, 3 * warm["rps"]), args.capacity_seconds, settings.connections
+        )
         capacity = wrk(server.url, pool, settings, args.capacity_seconds, count=True)
+        pools.checkout.drop()
         rate = args.rate or args.fraction * capacity["rps"]
         log(f"capacity {capacity['rps']:.0f} req/s; soak at {rate:.0f} req/s, {args.seconds:.0f} s")
+        pool = pools.for_run(1.5 * rate, args.seconds, paced.connections)
+        last_order = last_order_id(dsn)
 
         rss = RssSamples(server, args.sample_seconds)
         stop = threading.Event()
@@ -212,13 +279,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             stop.set()
             sampler.join()
+        orders = orders_since(dsn, last_order)
     finally:
         server.stop()
+        if pools is not None:
+            pools.checkout.drop()
     growth = rss.growth(args.seconds)
     worst = max((w["growth"] for w in growth["workers"].values()), default=0.0)
     problems = []
     if errors_of(capacity) or errors_of(soak):
         problems.append(f"errors: {errors_of(capacity)} at capacity, {errors_of(soak)} in the soak")
+    overrun = capacity["once"]["overrun"] + soak["once"]["overrun"]
+    if overrun:
+        problems.append(f"{overrun} checkouts found no session left (too few made for the run)")
     if growth["replaced"] or not growth["workers"]:
         problems.append("a worker was replaced (or never sampled) during the soak")
     if worst > MAX_GROWTH:
@@ -238,6 +311,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "target_rps": rate,
         "seconds": args.seconds,
         "soak": soak,
+        # Orders placed during the soak (with the few in flight when wrk stopped).
+        "orders": orders,
         "rss": growth,
         "rss_per_minute_mb": rss.per_minute(),
         "worst_growth": worst,

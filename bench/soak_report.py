@@ -14,14 +14,15 @@ SOAK_HEADING = "## Soak"
 SOAK_INTRO = f"""{SOAK_HEADING}
 
 `make soak` ([bench/soak.py](bench/soak.py)): the app under its production server on a throwaway
-PostgreSQL, one request pool mixed as shoppers mix them — browse 70 % (product detail 35, a
-category's filtered list 25, the HTML catalog page 10), search 20 % (a model code 10, a common
+PostgreSQL, one request pool mixed as shoppers mix them — browse 68 % (product detail 34, a
+category's filtered list 24, the HTML catalog page 10), search 20 % (a model code 10, a common
 word 5, a code with a typo 5), cart 10 % (add 6, read 3, clear 1, over {CART_SESSIONS} cookie
-sessions) — first unpaced (`-c16`, 20 s) to measure the capacity for that mix, then paced at
-half of it for 10 minutes (`bench/lua/paced.lua`: wrk's `delay()` hands out send times one
-interval apart, as wrk2 does; `-c32`), the gunicorn workers' RSS sampled every 5 s. Passes
-with 0 errors (status ≥ 400, socket errors, timeouts) and no worker's RSS growing more than
-10 % from minute 2 to the end (each a mean over 15 s). Runs are added below, oldest first.
+sessions), checkout 2 % (each order from a session of its own) — first unpaced (`-c16`, 20 s)
+to measure the capacity for that mix, then paced at half of it for 10 minutes
+(`bench/lua/paced.lua`: wrk's `delay()` hands out send times one interval apart, as wrk2 does;
+`-c32`), the gunicorn workers' RSS sampled every 5 s. Passes with 0 errors (status ≥ 400,
+socket errors, timeouts) and no worker's RSS growing more than 10 % from minute 2 to the end
+(each a mean over 15 s). Runs are added below, oldest first, each with its mix.
 """
 
 
@@ -63,12 +64,22 @@ def markdown(results: dict[str, Any]) -> str:
         f"average before the soak "
         f"{results['loadavg_before_soak'][0]:.2f}; code at {m.get('commit', 'unknown')}.",
         "",
+        "Mix (per cent): "
+        + "; ".join(
+            f"{group} {sum(weights.values())} ("
+            + ", ".join(f"{name} {weight}" for name, weight in weights.items())
+            + ")"
+            for group, weights in results["mix"].items()
+        )
+        + ".",
+        "",
         "| | |",
         "|---|--:|",
         f"| capacity for the mix (wrk unpaced, {capacity['duration_us'] / 1e6:.0f} s) "
         f"| {capacity['rps']:.0f} req/s |",
         f"| soak rate: target / achieved | {results['target_rps']:.0f} / {soak['rps']:.0f} req/s |",
         f"| requests in the soak | {_n(soak['requests'])} |",
+        f"| orders placed in the soak | {_n(results.get('orders', 0))} |",
         f"| p50 / p95 / p99 / max ms | {_n(latency['p50'], 1)} / {_n(latency['p95'], 1)} / "
         f"{_n(latency['p99'], 1)} / {_n(latency['max'], 1)} |",
         f"| status ≥ 400 / socket errors / timeouts | {errors['status']} / "

@@ -56,7 +56,7 @@ class Scenario:
 
     name: str
     target: str
-    kind: str  # "read", "cart-get" or "cart-add"
+    kind: str  # "read", "cart-get", "cart-add" or "checkout"
     request: str  # what it asks, for the report
     draw: Callable[[Catalog, Random], Request]
     # The bare baseline fills a template from each URL; False: it replays the captured SQL of
@@ -207,6 +207,15 @@ SCENARIOS = [
         "read",
         "`GET /?category=<random>&page=<1..50>` (HTML)",
         _page_catalog,
+    ),
+    # Last: its orders write to products (stock, row locks), which the reads above would see.
+    Scenario(
+        "checkout",
+        "checkout",
+        "checkout",
+        "`POST /api/checkout/`: places an order; a session of its own per request, its cart 1"
+        " product (of 1 000, half with tracked stock), pickup or courier",
+        lambda _catalog, _rng: Request("POST", "/api/checkout/"),  # bench/sessions.py makes them
     ),
 ]
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

@@ -1,7 +1,7 @@
 -- wrk script: bench/lua/pool.lua's requests, sent at a fixed rate (wrk itself has no rate option;
 -- this is wrk2's idea done with wrk's delay() hook).
 --
---   wrk -tT -cC ... -s bench/lua/paced.lua http://127.0.0.1:PORT -- POOL_FILE RATE [count]
+--   wrk -tT -cC ... -s bench/lua/paced.lua http://127.0.0.1:PORT -- POOL_FILE RATE [threads=N] [count]
 --
 -- RATE is requests per second *per wrk thread*. Each thread hands out send times one interval
 -- apart: when a connection has its response, delay() gives it the next free send time. So the
@@ -29,7 +29,12 @@ local next_send_ms = 0
 local pool_init = init
 
 function init(args)
-  pool_init({ args[1], args[3] })
+  -- pool.lua's arguments: the pool file and the flags after the rate.
+  local pool_args = { args[1] }
+  for i = 3, #args do
+    table.insert(pool_args, args[i])
+  end
+  pool_init(pool_args)
   local rate = tonumber(args[2])
   if not rate or rate <= 0 then
     error("paced.lua needs a rate per thread (requests per second) after the pool file")
