@@ -1,0 +1,18 @@
+"""Where a page form goes back to: the page it was posted from, and never another site."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import request
+
+
+def next_url(default: str) -> str:
+    """The form's `next` when it is a path on this site, else `default`."""
+    target = (request.form.get("next") or "").strip()
+    parts = urlsplit(target)
+    local = target.startswith("/") and not target.startswith(("//", "/\\"))
+    if local and not parts.scheme and not parts.netloc and target.isprintable():
+        return target
+    return default
+
