@@ -12,8 +12,10 @@ from flask import current_app
 from flask_babel import format_datetime, get_locale
 
 from ..cart import get_cart
+from ..languages import LANGUAGES
 from ..session_cart import current_token
 from . import bp
+from .navigation import this_page
 
 # Babel's patterns, not a hand-written formatter: "2 599 ₽" (no-break spaces) for whole
 # amounts, "2 599,50 ₽" when there are kopecks (the whole-amount pattern would round them away).
@@ -57,10 +59,13 @@ def header_cart_count() -> int:
 
 @bp.app_context_processor
 def layout_context() -> dict[str, object]:
-    """Give every template the locale and a lazy cart count (error pages skip the query)."""
+    """Give every template the locale, the language switch's choices and where it returns to,
+    and a lazy cart count (error pages skip the query)."""
     locale = get_locale()
     return {
         "header_cart_count": header_cart_count,
         "locale_code": str(locale),
+        "languages": LANGUAGES,
+        "this_page": this_page,
         "currency_symbol": get_currency_symbol(current_app.config["STORE_CURRENCY"], locale),
     }

@@ -16,3 +16,9 @@ def next_url(default: str) -> str:
         return target
     return default
 
+
+def this_page() -> str:
+    """The `next` for a form on the page being rendered: its URL, or its path after a POST."""
+    if request.method in {"GET", "HEAD"}:
+        return request.full_path.removesuffix("?")
+    return request.path

@@ -1,0 +1,205 @@
+"""The interface language: `Accept-Language` on a first visit, the footer's switch after that
+(kept in the session beside the cart), and what choosing costs JSON answers (nothing)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.api.test_checkout import scalar
+from tests.factories import create_product
+from tests.web.conftest import cart_count, csrf_token, htmx
+from tests.web.test_checkout import add, checkout_form
+
+NBSP = "\u00a0"
+CYRILLIC = re.compile(r"[А-Яа-яЁё]+")
+SWITCH = re.compile(r'<nav id="language-switch".*?</nav>', re.S)
+
+
+def lang_of(html: str) -> str:
+    """The page's `<html lang>`."""
+    match = re.search(r'<html lang="([^"]+)"', html)
+    assert match, "not a page"
+    return match.group(1)
+
+
+def switch_of(html: str) -> str:
+    """The footer's language switch in a page."""
+    match = SWITCH.search(html)
+    assert match, "no language switch"
+    return match.group(0)
+
+
+def choose(client: FlaskClient, lang: str, next_url: str = "/cart", **extra: str) -> TestResponse:
+    """Press a language in the footer of `next_url`."""
+    form = {"csrf_token": csrf_token(client, "/cart"), "lang": lang, "next": next_url, **extra}
+    return client.post("/language", data=form)
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [
+        ("en-US,en;q=0.9", "en"),
+        ("en-GB", "en"),
+        ("ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7", "ru"),
+        ("en;q=0.5, ru", "ru"),
+        ("de-DE,de;q=0.9,en;q=0.4", "en"),
+        ("de-DE,fr;q=0.9", "ru"),  # neither: the shop's default
+        ("*", "ru"),
+        ("", "ru"),
+        (None, "ru"),
+    ],
+)
+def test_a_first_visit_follows_accept_language(
+    client: FlaskClient, header: str | None, lang: str
+) -> None:
+    headers = {} if header is None else {"Accept-Language": header}
+    assert lang_of(client.get("/cart", headers=headers).get_data(as_text=True)) == lang
+
+
+def test_the_switch_remembers_the_choice_and_goes_back(client: FlaskClient) -> None:
+    html = client.get("/cart").get_data(as_text=True)
+    assert lang_of(html) == "ru"
+    assert '<button class="link-button" type="submit" lang="ru" aria-current="true">Русский' in html
+    response = choose(client, "en", "/cart?from=footer")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/cart?from=footer"
+    html = client.get("/cart").get_data(as_text=True)
+    assert lang_of(html) == "en"
+    assert "Your cart is empty." in html
+    switch = switch_of(html)
+    assert 'lang="en" aria-current="true">English</button>' in switch
+    assert 'lang="ru">Русский</button>' in switch
+    # Remembered: the next pages stay English; and the way back works the same.
+    assert lang_of(client.get("/").get_data(as_text=True)) == "en"
+    assert choose(client, "ru", "/").headers["Location"] == "/"
+    assert lang_of(client.get("/").get_data(as_text=True)) == "ru"
+
+
+@pytest.mark.parametrize(("header", "choice"), [("en-US,en", "ru"), ("ru-RU,ru", "en")])
+def test_an_explicit_choice_beats_the_header(app: Flask, header: str, choice: str) -> None:
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = header
+    assert lang_of(client.get("/cart").get_data(as_text=True)) != choice
+    choose(client, choice)
+    assert lang_of(client.get("/cart").get_data(as_text=True)) == choice
+
+
+def test_the_cart_survives_the_switch(client: FlaskClient) -> None:
+    product = create_product(client, name="Lamp", price=1200)
+    token = csrf_token(client)
+    added = client.post("/cart/add", data={"csrf_token": token, "product_id": product["id"]})
+    assert added.status_code == 303
+    before = client.get("/api/cart/").get_json()
+    assert before["total_quantity"] == 1
+    choose(client, "en", "/cart")
+    html = client.get("/cart").get_data(as_text=True)
+    assert lang_of(html) == "en" and cart_count(html) == 1 and "Lamp" in html
+    assert client.get("/api/cart/").get_json() == before
+    # The cart's token and the choice share the session; a later cart change keeps both.
+    client.post("/cart/add", data={"csrf_token": token, "product_id": product["id"]})
+    assert client.get("/api/cart/").get_json()["total_quantity"] == 2
+    assert lang_of(client.get("/cart").get_data(as_text=True)) == "en"
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "http:/evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        "/cart\r\nSet-Cookie: x=1",
+        "",
+    ],
+)
+def test_next_cannot_leave_the_site(client: FlaskClient, next_url: str) -> None:
+    response = choose(client, "en", next_url)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    assert lang_of(client.get("/").get_data(as_text=True)) == "en"
+
+
+def test_an_unknown_language_changes_nothing(client: FlaskClient) -> None:
+    assert choose(client, "de").status_code == 400
+    assert choose(client, "").status_code == 400
+    assert lang_of(client.get("/cart").get_data(as_text=True)) == "ru"
+
+
+def test_the_switch_needs_its_csrf_token(client: FlaskClient) -> None:
+    response = client.post("/language", data={"lang": "en", "next": "/"})
+    assert response.status_code == 400
+    assert "Страница устарела" in response.get_data(as_text=True)
+    assert lang_of(client.get("/cart").get_data(as_text=True)) == "ru"
+
+
+def test_every_page_offers_the_switch_back_to_itself(client: FlaskClient, app: Flask) -> None:
+    product = create_product(client, name="Lamp", price=1200, stock=5)
+    add(client, product["id"])
+    client.post("/checkout", data=checkout_form(client))
+    number = scalar(app, "SELECT number FROM orders")
+    key = scalar(app, "SELECT access_key FROM orders")
+    add(client, product["id"])
+    pages = {
+        "/?search=lamp&sort=price": 200,
+        f"/products/{product['id']}?back=search%3Dlamp": 200,
+        "/cart": 200,
+        "/checkout": 200,
+        f"/orders/{number}": 200,
+        f"/orders/{number}?key={key}": 200,
+        "/no-such-page": 404,
+        "/cart/add": 405,
+    }
+    for path, status in pages.items():
+        response = client.get(path)
+        assert response.status_code == status, path
+        switch = switch_of(response.get_data(as_text=True))
+        assert switch.count('action="/language"') == 2, path
+        assert switch.count('name="csrf_token"') == 2, path
+        assert switch.count(f'name="next" value="{path.replace("&", "&amp;")}"') == 2, path
+        assert 'aria-current="true"' in switch, path
+
+
+def test_a_page_answering_a_post_returns_to_its_path(client: FlaskClient) -> None:
+    product = create_product(client, name="Lamp", price=1200)
+    add(client, product["id"])
+    html = client.post("/checkout", data=checkout_form(client, email="x")).get_data(as_text=True)
+    assert 'name="next" value="/checkout"' in switch_of(html)
+
+
+def test_catalog_results_update_the_switch_out_of_band(client: FlaskClient) -> None:
+    """htmx pushes the results' URL: the switch comes along, so it returns to that URL."""
+    create_product(client, name="Lamp", price=1200)
+    response = client.get("/?search=lamp&min_price=&sort=", headers=htmx("catalog-results"))
+    pushed = response.headers["HX-Push-Url"]
+    assert pushed == "/?search=lamp"
+    switch = switch_of(response.get_data(as_text=True))
+    assert 'hx-swap-oob="true"' in switch
+    assert f'name="next" value="{pushed}"' in switch
+
+
+def test_json_reads_choose_no_language(app: Flask, client: FlaskClient) -> None:
+    """The API's reads translate nothing, so they never run the locale selector."""
+    babel = app.extensions["babel"]
+    chosen = babel.locale_selector
+    calls: list[str] = []
+
+    def counting() -> Any:
+        calls.append("called")
+        return chosen()
+
+    babel.locale_selector = counting
+    product = create_product(client, name="Lamp", price=1200)
+    for path in ("/api/products/", f"/api/products/{product['id']}/", "/api/categories/",
+                 "/api/cart/", "/api/products/999/", "/api/orders/"):  # fmt: skip
+        assert client.get(path, headers={"Accept-Language": "en"}).status_code in {200, 404}
+    assert calls == []
+    client.get("/cart", headers={"Accept-Language": "en"})
+    assert calls == ["called"]  # a page asks once, however much it translates
