@@ -163,6 +163,6 @@ def test_mails_follow_the_order_locale() -> None:
         shopper, shop = messages.order_placed(make_order(locale="en"))
         assert str(get_locale()) == before == "ru"
     assert '<html lang="en">' in shopper.html
-    assert "2 × 2,599.50" in shopper.text and "Total:" in shopper.text
+    assert f"2 × RUB{NBSP}2,599.50" in shopper.text and "Total:" in shopper.text
     assert '<html lang="ru">' in shop.html
     assert f"2 × 2{NBSP}599,50{NBSP}₽" in shop.text

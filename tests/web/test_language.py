@@ -1,9 +1,12 @@
 """The interface language: `Accept-Language` on a first visit, the footer's switch after that
-(kept in the session beside the cart), and what choosing costs JSON answers (nothing)."""
+(kept in the session beside the cart), what choosing costs JSON answers (nothing), and prices
+and dates for people in both languages."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -203,3 +206,46 @@ def test_json_reads_choose_no_language(app: Flask, client: FlaskClient) -> None:
     assert calls == []
     client.get("/cart", headers={"Accept-Language": "en"})
     assert calls == ["called"]  # a page asks once, however much it translates
+
+
+# --- prices and dates -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "currency", "amount", "text"),
+    [
+        ("ru", "RUB", "2599", f"2{NBSP}599{NBSP}₽"),
+        ("ru", "RUB", "2599.5", f"2{NBSP}599,50{NBSP}₽"),
+        ("ru", "RUB", "1000000000", f"1{NBSP}000{NBSP}000{NBSP}000{NBSP}₽"),
+        ("en", "RUB", "2599", f"RUB{NBSP}2,599"),
+        ("en", "RUB", "2599.5", f"RUB{NBSP}2,599.50"),
+        ("en", "RUB", "0.99", f"RUB{NBSP}0.99"),
+        ("en", "RUB", "1000000000", f"RUB{NBSP}1,000,000,000"),
+        ("en", "EUR", "2599", "€2,599"),
+        ("ru", "EUR", "2599", f"2{NBSP}599{NBSP}€"),
+    ],
+)
+def test_prices_for_people_in_both_languages(
+    app: Flask, locale: str, currency: str, amount: str, text: str
+) -> None:
+    from flask_babel import force_locale
+
+    from storefront.web.layout import format_money
+
+    with app.test_request_context("/"), force_locale(locale):
+        assert format_money(Decimal(amount), currency) == text
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [("ru", "3 дек. 2026\u202fг., 17:05"), ("en", "Dec 3, 2026, 5:05\u202fPM")],
+)
+def test_dates_for_people_in_both_languages(app: Flask, locale: str, text: str) -> None:
+    """To the minute, in the shop's time zone (Europe/Moscow by default)."""
+    from flask_babel import force_locale
+
+    from storefront.web.layout import format_moment
+
+    with app.test_request_context("/"), force_locale(locale):
+        assert format_moment(datetime(2026, 12, 3, 14, 5, 9, tzinfo=UTC)) == text
+        assert format_moment(datetime(2026, 12, 3, 14, 5, 9)) == text  # SQLite: naive UTC
