@@ -1,6 +1,5 @@
 """The interface language: `Accept-Language` on a first visit, the footer's switch after that
-(kept in the session beside the cart), what choosing costs JSON answers (nothing), and prices
-and dates for people in both languages."""
+(kept in the session beside the cart), English on every page, prices and dates for people."""
 
 from __future__ import annotations
 
@@ -206,6 +205,85 @@ def test_json_reads_choose_no_language(app: Flask, client: FlaskClient) -> None:
     assert calls == []
     client.get("/cart", headers={"Accept-Language": "en"})
     assert calls == ["called"]  # a page asks once, however much it translates
+
+
+def test_orders_keep_the_language_they_were_placed_in(client: FlaskClient, app: Flask) -> None:
+    product = create_product(client, name="Lamp", price=1200, stock=5)
+    choose(client, "en")
+    add(client, product["id"])
+    response = client.post("/checkout", data=checkout_form(client))
+    assert response.status_code == 303
+    assert scalar(app, "SELECT locale FROM orders") == "en"
+    subject = scalar(app, "SELECT subject FROM outbox WHERE kind = 'order_placed'")
+    assert subject.startswith("Order ") and subject.endswith(" received")
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "is placed. A confirmation is on its way to anna@example.ru." in html
+
+
+def test_the_api_checkout_follows_the_language_too(app: Flask) -> None:
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-US,en;q=0.9"
+    body = client.get("/api/checkout/").get_json()
+    assert [d["title"] for d in body["delivery"]] == ["Pickup at the shop", "Courier delivery"]
+
+
+# --- English everywhere -----------------------------------------------------------------------
+
+
+def visible_russian(html: str) -> list[str]:
+    """Cyrillic words in a page, leaving out the switch's own "Русский"."""
+    html = html.replace('lang="ru">Русский</button>', "")
+    return CYRILLIC.findall(html)
+
+
+def test_english_pages_have_no_russian_left(client: FlaskClient, app: Flask) -> None:
+    """With products named in English, every page and message reads in English alone (a
+    string left unmarked for translation, or untranslated, shows up here as Cyrillic)."""
+    lamp = create_product(client, name="Lamp", description="A desk lamp.", price="1200.50",
+                          category="Lights", stock=3)  # fmt: skip
+    create_product(client, name="Desk", description="", price=5000, category="Furniture", stock=0)
+    choose(client, "en")
+    token = csrf_token(client)
+    answers: dict[str, str] = {}
+
+    def visit(label: str, response: TestResponse) -> str:
+        answers[label] = response.get_data(as_text=True)
+        return answers[label]
+
+    visit("catalog", client.get("/"))
+    visit("catalog, nothing found", client.get("/?search=zzz"))
+    visit("catalog, bad filters", client.get("/?min_price=abc&max_price=-1&sort=bad&page=9"))
+    visit("results", client.get("/?search=lamp", headers=htmx("catalog-results")))
+    visit("product", client.get(f"/products/{lamp['id']}"))
+    visit("empty cart", client.get("/cart"))
+    client.post("/cart/add", data={"csrf_token": token, "product_id": lamp["id"]})
+    visit("cart after adding", client.get("/cart"))
+    line = client.get("/api/cart/").get_json()["items"][0]["id"]
+    too_many = {"csrf_token": token, "quantity": "100"}
+    visit("cart refusal", client.post(f"/cart/items/{line}", data=too_many, headers=htmx("cart")))
+    visit("cart add refusal", client.post("/cart/add", data={"csrf_token": token,
+          "product_id": lamp["id"], "quantity": "9"}, headers=htmx("notice")))  # fmt: skip
+    visit("checkout", client.get("/checkout?delivery=courier"))
+    visit("checkout to fix", client.post("/checkout", data=checkout_form(
+        client, name="Anna", email="x", phone="1", delivery="courier", address="")))  # fmt: skip
+    placed = client.post("/checkout", data=checkout_form(client, name="Anna", payment="invoice"))
+    visit("order", client.get(placed.headers["Location"]))
+    number = scalar(app, "SELECT number FROM orders")
+    client.post(f"/orders/{number}/cancel", data={"csrf_token": token})
+    visit("cancelled order", client.get(f"/orders/{number}"))
+    client.post(f"/orders/{number}/cancel", data={"csrf_token": token})
+    visit("cancelled twice", client.get(f"/orders/{number}"))
+    visit("checkout, empty cart", client.get("/checkout"))
+    visit("404", client.get("/no-such-page"))
+    visit("405", client.get("/cart/clear"))
+    visit("csrf", client.post("/cart/clear"))
+    for label, html in answers.items():
+        assert not visible_russian(html), (label, visible_russian(html))
+    assert f"RUB{NBSP}1,200.50" in answers["product"] and "Only 3 left" in answers["product"]
+    assert "Out of stock" in answers["catalog"]
+    assert "Order " in answers["order"] and "Placed on " in answers["order"]
+    assert "Cancelled" in answers["cancelled order"]
+    assert "can no longer be cancelled" in answers["cancelled twice"]
 
 
 # --- prices and dates -------------------------------------------------------------------------
