@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from .config import ROOT, SESSION_COOKIE_NAME, load_settings
 from .extensions import babel, cors, csrf, db, migrate
+from .languages import select_locale
 from .logs import register_logging
 from .routing import register_url_limit
 from .security import register_security
@@ -54,7 +55,7 @@ def _flask_defaults() -> dict[str, Any]:
         # A token that expires after an hour breaks every form in a tab left open; the token is
         # still tied to the session, which is what stops forgery.
         "WTF_CSRF_TIME_LIMIT": None,
-        # Russian is the interface language; English is a translation file away.
+        # Russian unless the visitor chooses English or their browser prefers it (languages.py).
         "BABEL_DEFAULT_LOCALE": "ru",
     }
 
@@ -103,7 +104,7 @@ def register_extensions(app: Flask) -> None:
         max_age=600,
     )
     csrf.init_app(app)
-    babel.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
 
 
 @event.listens_for(Engine, "connect")

@@ -12,10 +12,11 @@ from . import (  # noqa: E402  (the modules attach their routes to bp)
     catalog,
     checkout,
     htmx,
+    language,
     layout,
     orders,
 )
 
 bp.after_request(htmx.html_is_private)
 
-__all__ = ["account", "bp", "cart", "catalog", "checkout", "htmx", "layout", "orders"]
+__all__ = ["account", "bp", "cart", "catalog", "checkout", "htmx", "language", "layout", "orders"]

@@ -6,8 +6,6 @@ or shows the form again (200) with what to fix and the typed values kept (never 
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -32,6 +30,7 @@ from ..ratelimit import LOGIN, rate_limited
 from ..session_account import sign_in, sign_out, signed_in_user
 from ..session_cart import current_token, limits
 from . import bp
+from .navigation import next_url
 
 # What to fix, per field, in the interface's language.
 FIELD_MESSAGES = {
@@ -44,16 +43,6 @@ FIELD_MESSAGES = {
     "address": _l("Адрес: от 5 до 500 символов."),
 }
 BAD_CREDENTIALS = _l("Неверный адрес почты или пароль.")
-
-
-def safe_next(default: str) -> str:
-    """Where to go after the form: a path on this site from `next`, else `default`."""
-    target = (request.values.get("next") or "").strip()
-    parts = urlsplit(target)
-    local = target.startswith("/") and not target.startswith(("//", "/\\"))
-    if local and not parts.scheme and not parts.netloc and target.isprintable():
-        return target
-    return default
 
 
 def _form(*names: str) -> dict[str, str]:
@@ -106,7 +95,7 @@ def login() -> ResponseReturnValue:
             db.session.commit()
             flash(_("Вы вошли как %(email)s.", email=customer.email), "success")
             _merge_notice(report)
-            return redirect(safe_next(url_for("web.account")), 303)
+            return redirect(next_url(url_for("web.account")), 303)
     values.pop("password")
     return render_template("account/login.html", values=values, errors=errors), 200
 
@@ -137,7 +126,7 @@ def register() -> ResponseReturnValue:
             db.session.commit()
             flash(_("Аккаунт создан. Вы вошли как %(email)s.", email=customer.email), "success")
             _merge_notice(report)
-            return redirect(safe_next(url_for("web.account")), 303)
+            return redirect(next_url(url_for("web.account")), 303)
     values.pop("password")
     return render_template("account/register.html", values=values, errors=errors), 200
 

@@ -10,7 +10,6 @@ and a 4xx would also be logged as an error in the browser's console.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -23,6 +22,7 @@ from ..schemas import MAX_ID
 from ..session_cart import current_token, limits, token_for_write
 from . import bp
 from .htmx import is_htmx_for
+from .navigation import next_url
 
 CART_ID = "cart"
 NOTICE_ID = "notice"
@@ -61,16 +61,6 @@ def _form_int(key: str, low: int) -> int:
     raise FormError(_("Введите целое число от %(low)d до %(high)d.", low=low, high=high))
 
 
-def _next_url() -> str:
-    """Where a page form returns to: a path on this site, else the cart."""
-    target = (request.form.get("next") or "").strip()
-    parts = urlsplit(target)
-    local = target.startswith("/") and not target.startswith(("//", "/\\"))
-    if local and not parts.scheme and not parts.netloc and target.isprintable():
-        return target
-    return url_for("web.show_cart")
-
-
 def _answer(
     view: cart.CartView, message: str, status: int, line_id: int | None, kind: str
 ) -> ResponseReturnValue:
@@ -98,7 +88,7 @@ def _answer(
         )
         return make_response(html, status)
     flash(message, kind)
-    return redirect(_next_url(), 303)
+    return redirect(next_url(url_for("web.show_cart")), 303)
 
 
 def _change(

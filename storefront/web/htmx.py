@@ -24,9 +24,12 @@ def html_is_private(response: Response) -> Response:
     """Pages carry a CSRF token and the cart count: no shared cache may keep them.
 
     The same URL answers a full page or a fragment by the HX-Request header, so caches must
-    key on it. `no-cache` makes a browser ask again instead of showing a stale cart count.
+    key on it, and on `Accept-Language`, which picks a first visit's language (a chosen one
+    is in the session cookie). `no-cache` makes a browser ask again instead of showing a stale
+    cart count.
     """
     if response.mimetype == "text/html":
         response.vary.add("HX-Request")
+        response.vary.add("Accept-Language")
         response.headers.setdefault("Cache-Control", "private, no-cache")
     return response

@@ -7,36 +7,61 @@ from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale
-from babel.numbers import format_decimal, get_currency_symbol, parse_pattern
+from babel.dates import format_date, format_time, get_datetime_format
+from babel.numbers import NumberPattern, format_decimal, get_currency_symbol, parse_pattern
 from flask import current_app
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale, to_user_timezone
 
 from ..accounts import CustomerView
 from ..cart import get_cart
+from ..languages import LANGUAGES
 from ..session_account import signed_in_user
 from ..session_cart import current_token
 from . import bp
-
-# Babel's patterns, not a hand-written formatter: "2 599 ₽" (no-break spaces) for whole
-# amounts, "2 599,50 ₽" when there are kopecks (the whole-amount pattern would round them away).
-# Parsed once: `format_currency` parses its pattern again for every price (a catalog page
-# shows 20 of them), which was most of its cost.
-WHOLE_AMOUNT = parse_pattern("#,##0\u00a0¤")
-WITH_CENTS = parse_pattern("#,##0.00\u00a0¤")
+from .navigation import this_page
 
 
+# Babel's patterns, not a hand-written formatter: each locale's own currency pattern, without
+# the decimals for whole amounts: "2 599 ₽" and "2 599,50 ₽" in Russian (no-break spaces),
+# "RUB 2,599" and "RUB 2,599.50" in English.
 @bp.app_template_filter("money")
 def format_money(value: Decimal, currency: str | None = None) -> str:
     """A price for people in the interface's locale and the store's currency."""
-    pattern = WHOLE_AMOUNT if value == value.to_integral_value() else WITH_CENTS
+    locale = get_locale()
     currency = currency or current_app.config["STORE_CURRENCY"]
-    return pattern.apply(value, get_locale(), currency=currency, currency_digits=False)
+    pattern = _money_pattern(locale, currency, value == value.to_integral_value())
+    return pattern.apply(value, locale, currency=currency, currency_digits=False)
+
+
+@lru_cache(maxsize=64)
+def _money_pattern(locale: Locale, currency: str, whole: bool) -> NumberPattern:
+    """The locale's currency pattern, parsed once (`format_currency` parses it for every price).
+
+    A symbol made of letters ("RUB" in English) gets a no-break space next to the digits, as
+    CLDR's currency spacing rule says and Babel does not apply ("RUB2,599" otherwise).
+    """
+    text = locale.currency_formats["standard"].pattern
+    symbol = get_currency_symbol(currency, locale)
+    if symbol[-1:].isalpha():
+        text = text.replace("¤#", "¤\u00a0#").replace("¤0", "¤\u00a00")
+    if symbol[:1].isalpha():
+        text = text.replace("0¤", "0\u00a0¤")
+    pattern = parse_pattern(text)
+    if whole:
+        pattern.frac_prec = (0, 0)
+    return pattern
 
 
 @bp.app_template_filter("datetime")
 def format_moment(value: datetime) -> str:
-    """A moment for people: date and time in the shop's time zone and the interface's locale."""
-    return format_datetime(value, "medium")
+    """A moment for people: to the minute, in the shop's time zone and the interface's locale."""
+    # "3 дек. 2026 г., 17:05", "Dec 3, 2026, 5:05 PM": the locale's medium date and short time,
+    # joined as the locale joins them (its "medium" time would add seconds).
+    locale = get_locale()
+    moment = to_user_timezone(value)
+    return get_datetime_format("medium", locale).format(
+        format_time(moment, "short", locale=locale), format_date(moment, "medium", locale=locale)
+    )
 
 
 @bp.app_template_filter("count")
@@ -65,11 +90,14 @@ def header_cart_count() -> int:
 
 @bp.app_context_processor
 def layout_context() -> dict[str, object]:
-    """Give every template the locale and a lazy cart count (error pages skip the query)."""
+    """Give every template the locale, the language switch's choices and where it returns to,
+    and a lazy cart count (error pages skip the query)."""
     locale = get_locale()
     return {
         "header_cart_count": header_cart_count,
         "signed_in_customer": signed_in_customer,
         "locale_code": str(locale),
+        "languages": LANGUAGES,
+        "this_page": this_page,
         "currency_symbol": get_currency_symbol(current_app.config["STORE_CURRENCY"], locale),
     }

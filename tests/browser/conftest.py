@@ -180,8 +180,12 @@ def watch() -> Watch:
 
 @contextmanager
 def watched_page(browser, live_server: str, watch: Watch, **options) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    """A page of a new watched context on the live server; checked, then closed, at the end."""
-    context = browser.new_context(base_url=live_server, locale="ru-RU", **options)
+    """A page of a new watched context on the live server; checked, then closed, at the end.
+
+    The browser prefers Russian (`Accept-Language: ru-RU`) unless `locale` says otherwise.
+    """
+    options = {"locale": "ru-RU", **options}
+    context = browser.new_context(base_url=live_server, **options)
     try:
         context.set_default_timeout(10_000)
         watch.attach(context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -163,6 +164,36 @@ def test_mails_follow_the_order_locale() -> None:
         shopper, shop = messages.order_placed(make_order(locale="en"))
         assert str(get_locale()) == before == "ru"
     assert '<html lang="en">' in shopper.html
-    assert "2 × 2,599.50" in shopper.text and "Total:" in shopper.text
+    assert f"2 × RUB{NBSP}2,599.50" in shopper.text and "Total:" in shopper.text
     assert '<html lang="ru">' in shop.html
     assert f"2 × 2{NBSP}599,50{NBSP}₽" in shop.text
+
+
+@pytest.mark.parametrize(
+    ("status", "delivery", "subject", "sentence"),
+    [
+        ("new", "courier", "Order K7M-4XQ2 received", "Thank you for your order!"),
+        ("confirmed", "courier", "Order K7M-4XQ2 confirmed", "We have confirmed your order"),
+        ("shipped", "courier", "Order K7M-4XQ2 shipped", "is on its way with the courier"),
+        ("shipped", "pickup", "Order K7M-4XQ2 is ready for pickup", "pick it up at the shop"),
+        ("cancelled", "courier", "Order K7M-4XQ2 cancelled", "we will refund you"),
+    ],
+)
+def test_english_mails_read_in_english(
+    status: str, delivery: str, subject: str, sentence: str
+) -> None:
+    """Every shopper's mail of an order placed in English: subject, text and HTML in English
+    alone (the product names stay as the shop wrote them)."""
+    order = make_order(
+        locale="en", status=status, delivery_method=delivery, name="Ivan Petrov",
+        address="1 Tverskaya St, Moscow", payment_method="invoice",
+    )  # fmt: skip
+    function = messages.order_placed if status == "new" else messages.order_status_changed
+    (mail,) = rendered(function, order, SHOP_PAYMENT_DETAILS="Bank X, account 4070")
+    assert mail.subject == subject
+    assert mail.text.startswith("Hello Ivan Petrov,")
+    for part in (mail.text, mail.html):
+        assert sentence in part
+        shop_words = {"Беспроводная", "мышь", "Коврик", "для", "мыши"}
+        assert set(re.findall(r"[А-Яа-яЁё]+", part)) <= shop_words, part
+    assert '<html lang="en">' in mail.html
