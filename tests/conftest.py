@@ -146,9 +146,15 @@ def backend(database_url: str) -> str:
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
+def app_settings() -> dict[str, object]:
+    """Settings over the test ones for `app`; a module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, app_settings: dict[str, object]) -> Iterator[Flask]:
     """The app on a clean database; tables are emptied afterwards."""
-    app = make_app(database_url)
+    app = make_app(database_url, **app_settings)
     yield app
     with app.app_context():
         from storefront.extensions import db

@@ -61,7 +61,19 @@ def start_cart(client: FlaskClient, product_id: int, **kwargs) -> None:
 
 
 def test_defaults_when_unset() -> None:
-    assert parse_rate_limits("") == DEFAULT_LIMITS == {"cart": "120/minute", "admin": "600/minute"}
+    assert (
+        parse_rate_limits("")
+        == DEFAULT_LIMITS
+        == {
+            "cart": "120/minute",
+            "admin": "600/minute",
+            "login": "10/minute",
+            "login_address": "60/minute",
+        }
+    )
+
+
+LOGIN_DEFAULTS = {"login": "10/minute", "login_address": "60/minute"}
 
 
 @pytest.mark.parametrize(
@@ -69,9 +81,15 @@ def test_defaults_when_unset() -> None:
     [
         ("off", {}),
         (" OFF ", {}),
-        ("cart=10/minute", {"cart": "10/minute", "admin": "600/minute"}),
-        ("cart=5/second,100/hour; admin=off;", {"cart": "5/second,100/hour"}),
-        ("Admin = 20 per minute", {"cart": "120/minute", "admin": "20 per minute"}),
+        ("cart=10/minute", {"cart": "10/minute", "admin": "600/minute", **LOGIN_DEFAULTS}),
+        (
+            "cart=5/second,100/hour; admin=off; login=off",
+            {"cart": "5/second,100/hour", "login_address": "60/minute"},
+        ),
+        (
+            "Admin = 20 per minute",
+            {"cart": "120/minute", "admin": "20 per minute", **LOGIN_DEFAULTS},
+        ),
     ],
 )
 def test_rate_limits_syntax(text: str, expected: dict[str, str]) -> None:
@@ -318,3 +336,56 @@ def test_an_htmx_cart_write_over_the_limit_gets_the_notice(limited: MakeLimited)
     assert refused.headers["HX-Retarget"] == "#notice"
     assert "Подождите немного" in refused.get_data(as_text=True)
     assert "Retry-After" in refused.headers
+
+
+# --- sign-in attempts ------------------------------------------------------------------------
+
+LOGIN_SMALL = "login=3/minute;login_address=5/minute"
+
+
+def log_in(client: FlaskClient, email: str, password: str, address: str = "10.0.0.1"):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/api/account/login/", json={"email": email, "password": password}, **at(address)
+    )
+
+
+def test_guessing_one_accounts_password_stops_at_the_limit_even_from_many_addresses(
+    limited: MakeLimited,
+) -> None:
+    client = limited(LOGIN_SMALL).test_client()
+    registered = client.post(
+        "/api/account/register/",
+        json={"email": "olga@example.com", "password": "correct horse 1"},
+        **at("10.0.0.9"),
+    )
+    assert registered.status_code == 201  # one attempt of olga's three
+    client.post("/api/account/logout/")
+    assert log_in(client, "olga@example.com", "wrong guess 1", "10.0.0.1").status_code == 401
+    assert log_in(client, "OLGA@Example.com", "wrong guess 2", "10.0.0.2").status_code == 401
+    # The right password too is refused now: the budget belongs to the email, not the address.
+    assert_too_many(log_in(client, "olga@example.com", "correct horse 1", "10.0.0.3"))
+    # Another account from the same address is not held up by it.
+    assert log_in(client, "ivan@example.com", "anything 12", "10.0.0.3").status_code == 401
+
+
+def test_one_address_trying_many_emails_stops_at_the_address_limit(limited: MakeLimited) -> None:
+    client = limited(LOGIN_SMALL).test_client()
+    for n in range(5):
+        assert log_in(client, f"user{n}@example.com", "password 123").status_code == 401
+    assert_too_many(log_in(client, "user9@example.com", "password 123"))
+    assert log_in(client, "user9@example.com", "password 123", "10.0.0.2").status_code == 401
+
+
+def test_a_page_sign_in_over_the_limit_shows_the_friendly_page(limited: MakeLimited) -> None:
+    client = limited(LOGIN_SMALL).test_client()
+    form = {
+        "email": "olga@example.com",
+        "password": "wrong guess",
+        "csrf_token": csrf_token(client),
+    }
+    for _ in range(3):
+        answer = client.post("/account/login", data=form)
+        assert "Неверный адрес почты или пароль." in answer.get_data(as_text=True)
+    refused = client.post("/account/login", data=form)
+    assert refused.status_code == 429
+    assert "Подождите немного" in refused.get_data(as_text=True)

@@ -162,9 +162,10 @@ def test_bearer_scheme_on_exactly_admin_operations(document: dict[str, Any]) -> 
 
 def test_problem_responses_use_problem_json(document: dict[str, Any]) -> None:
     """Every error response of every operation is application/problem+json with Problem; under
-    /api/checkout and /api/orders with CodedProblem (or, for a refused checkout, its 409)."""
+    /api/checkout, /api/orders and /api/account with CodedProblem (or, for a refused checkout,
+    its 409)."""
     for (path, method), operation in operations(document).items():
-        coded = path.startswith(("/api/checkout", "/api/orders"))
+        coded = path.startswith(("/api/checkout", "/api/orders", "/api/account"))
         errors = {code: r for code, r in operation["responses"].items() if int(code) >= 400}
         assert errors, (path, method)
         for code, response in errors.items():
@@ -339,17 +340,38 @@ def test_offset_maximum_is_the_servers_count_cap(tmp_path: Path) -> None:
     assert offset["schema"]["maximum"] == 500
 
 
-CART_OPERATIONS = {
+# Where the session cookie is optional: without one, a new visitor gets an empty cart (or
+# checkout, or no orders), and the account's sign-up, sign-in and reset need none either.
+OPTIONAL_SESSION = {
     ("/api/cart/", "GET"),
     ("/api/cart/", "POST"),
     ("/api/cart/", "DELETE"),
     ("/api/cart/{item_id}/", "PUT"),
     ("/api/cart/{item_id}/", "DELETE"),
+    ("/api/checkout/", "GET"),
+    ("/api/checkout/", "POST"),
+    ("/api/orders/", "GET"),
+    ("/api/orders/{number}/", "GET"),
+    ("/api/orders/{number}/cancel/", "POST"),
+    ("/api/account/register/", "POST"),
+    ("/api/account/login/", "POST"),
+    ("/api/account/logout/", "POST"),
+    ("/api/account/password-reset/", "POST"),
+    ("/api/account/password-reset/confirm/", "POST"),
+}
+# Where a signed-in session is required: without one, 401.
+SIGNED_IN_SESSION = {
+    ("/api/account/", "GET"),
+    ("/api/account/", "PATCH"),
+    ("/api/account/password/", "POST"),
 }
 
 
-def test_cart_session_cookie_is_an_optional_security_scheme(document: dict[str, Any]) -> None:
-    """The cart lives in the session cookie: an apiKey in a cookie, optional on cart operations."""
+def test_the_session_cookie_is_a_security_scheme_optional_or_required(
+    document: dict[str, Any],
+) -> None:
+    """The cart and the sign-in live in the session cookie: an apiKey in a cookie, optional
+    where a new visitor is served anyway, required (401 without) on the customer's own data."""
     schemes = document["components"]["securitySchemes"]
     assert schemes["cartSession"] == {
         **schemes["cartSession"],
@@ -362,11 +384,14 @@ def test_cart_session_cookie_is_an_optional_security_scheme(document: dict[str, 
         for key, operation in operations(document).items()
         if any("cartSession" in item for item in operation.get("security", []))
     }
-    assert uses == CART_OPERATIONS
-    for key in CART_OPERATIONS:
-        # `{}` first: no cookie is fine (a new visitor gets an empty cart), so never a 401.
-        assert operations(document)[key]["security"] == [{}, {"cartSession": []}]
-        assert "401" not in operations(document)[key]["responses"]
+    assert uses == OPTIONAL_SESSION | SIGNED_IN_SESSION
+    for key in OPTIONAL_SESSION:
+        # `{}` first: no cookie is fine, so never a 401 for want of one.
+        assert operations(document)[key]["security"][:2] == [{}, {"cartSession": []}]
+        assert "401" not in operations(document)[key]["responses"] or key[0].endswith("login/")
+    for key in SIGNED_IN_SESSION:
+        assert operations(document)[key]["security"] == [{"cartSession": []}]
+        assert "401" in operations(document)[key]["responses"]
 
 
 @pytest.mark.parametrize("field", ["name", "description", "price", "category"])
