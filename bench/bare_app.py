@@ -9,8 +9,10 @@ between the app and this is what the app's own code costs.
 Reads run in autocommit (no BEGIN/ROLLBACK round trips); a cart change runs in one transaction,
 as it must. Most URLs are served from templates: their values (category, prices, offset or
 page, product id) come from the URL, a category's id from the statement that looked it up, a
-cart's token from the plain `bench_cart` cookie, the product to add from the JSON body; a count
-runs only after a full page, as in the app. Search URLs replay what the app sent for them.
+cart's token from the plain `bench_cart` cookie, a signed-in customer's id and the SHA-256 of
+their sign-in token from the plain `bench_account` cookie (`<customer id>:<token>`), the product
+to add from the JSON body; a count runs only after a full page, as in the app (a signed-in
+read with no row answers 401, as the app does). Search URLs replay what the app sent for them.
 
 `POST /api/checkout/` is written by hand (an order is more than a template can fill in: its
 number, its lines, its mail): the transaction of storefront/checkout.py with the obvious SQL,
@@ -25,6 +27,7 @@ text of the rendered mail's size) and NOTIFY the mail worker, commit; the order 
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -156,6 +159,13 @@ def serve(path: str) -> Response:
     if template is not None:
         symbols = url_symbols(environ["PATH_INFO"], request.args, CATEGORY_IDS)
         symbols["token"] = request.cookies.get("bench_cart", "")
+        account = request.cookies.get("bench_account")
+        if account:
+            # A signed-in request: the app's user loader splits `<customer id>:<token>` and
+            # looks the sign-in up by the token's SHA-256.
+            customer_id, _, token = account.partition(":")
+            symbols["customer_id"] = int(customer_id)
+            symbols["token_hash"] = hashlib.sha256(token.encode()).hexdigest()
         if request.method == "POST":
             symbols["product_id"] = json.loads(request.get_data())["product_id"]
         with POOL.connection() as conn:
@@ -166,6 +176,8 @@ def serve(path: str) -> Response:
                 results = run(conn, template["steps"], symbols)
         if results is None:
             return answer([], 422)
+        if "empty_status" in template and not results[0]:
+            return answer([], template["empty_status"])
         return answer(results, template["status"], page=page)
     steps = REPLAY.get(environ["PATH_INFO"] + ("?" + query if query else ""))
     if steps is None:

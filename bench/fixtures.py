@@ -20,9 +20,12 @@ from bench import plan
 from bench.capture import Statement, literal_sql, url_shape, url_symbols
 from bench.sessions import (
     CHECKOUT_PATH,
+    AccountSession,
     CheckoutSessions,
     cart_token,
     checkout_products,
+    drop_customers,
+    make_account_sessions,
     make_sessions,
     once_line,
     raw_carts,
@@ -30,11 +33,13 @@ from bench.sessions import (
 from bench.workload import (
     Request,
     Scenario,
+    account_get_pool,
     cart_add_pool,
     cart_get_pool,
     read_pool,
     sample_catalog,
 )
+from storefront.accounts import digest, hasher
 from storefront.session_cart import pricing
 
 ADD_PRODUCTS = 20
@@ -85,6 +90,7 @@ class Sizes:
     get_sessions: int
     pool: int  # distinct requests per replayed scenario (each one is captured)
     templated_pool: int  # random requests per templated scenario (a few are captured)
+    account_sessions: int = 1000  # signed-in sessions of the account scenario
 
 
 @dataclass
@@ -99,6 +105,7 @@ class Fixtures:
     cookies: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     checkout: CheckoutSessions | None = None
+    accounts: list[AccountSession] = field(default_factory=list)
 
     def log(self, message: str) -> None:
         print(f"bench: {message}", file=sys.stderr, flush=True)
@@ -112,6 +119,23 @@ class Fixtures:
         """The app's session cookie for a guest whose cart is `token` (as POST /api/cart/ sets)."""
         serializer = self.app.session_interface.get_signing_serializer(self.app)
         return serializer.dumps({"cart": token, "_permanent": True})
+
+    def sign_in(self, user_id: str) -> str:
+        """The app's session cookie of a signed-in customer: what `session_account.sign_in`
+        leaves in a fresh session (Flask-Login's `login_user`, then `session.permanent`)."""
+        serializer = self.app.session_interface.get_signing_serializer(self.app)
+        # Flask-Login's session identifier (a hash of the client's address and User-Agent; wrk
+        # sends none). The app turns Flask-Login's session protection off: it is never checked.
+        with self.app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+            identifier = self.app.login_manager._session_identifier_generator()
+        return serializer.dumps(
+            {"_user_id": user_id, "_fresh": True, "_id": identifier, "_permanent": True}
+        )
+
+    def drop_account_sessions(self) -> None:
+        """Delete the customers the account sessions made (their sign-ins and carts with them)."""
+        drop_customers(self.dsn, [session.customer_id for session in self.accounts])
+        self.accounts = []
 
     def checkout_pool(self, count: int) -> Path:
         """`count` fresh checkout sessions as the checkout pool file (each sent once)."""
@@ -132,7 +156,7 @@ class Fixtures:
         for sub in ("pools", "pgbench", "explain"):
             (self.out / sub).mkdir(parents=True, exist_ok=True)
         catalog = sample_catalog(self.dsn, self.rng)
-        add_products = self.rng.sample(catalog.ids, ADD_PRODUCTS)
+        add_products = self.rng.sample(catalog.cart_ids, ADD_PRODUCTS)
         self.log(f"prelude: {self.sizes.add_sessions} cart sessions, {self.sizes.get_sessions} x 5")
         self.cookies = {
             **make_sessions(
@@ -142,7 +166,7 @@ class Fixtures:
                 port,
                 "get",
                 self.sizes.get_sessions,
-                catalog.ids,
+                catalog.cart_ids,
                 CART_GET_LINES,
                 self.token_of,
                 self.rng,
@@ -154,11 +178,24 @@ class Fixtures:
             with self.app.app_context():
                 fee = pricing().fee
             self.checkout = CheckoutSessions(self.dsn, self.sign, products, fee, self.rng)
+        if any(scenario.kind == "account-get" for scenario in scenarios):
+            count = self.sizes.account_sessions
+            self.log(f"prelude: {count} signed-in sessions")
+            # One argon2 hash for every customer: made once, it costs what a sign-in costs.
+            password_hash = hasher().hash(secrets.token_urlsafe(16))
+            self.accounts = make_account_sessions(self.dsn, self.sign_in, count, password_hash)
+            for number, session in enumerate(self.accounts):
+                self.cookies[f"account:{number}"] = session.cookie
         fixtures, replay, templates = {}, {}, {}
         for scenario in scenarios:
             self.log(f"capturing the app's SQL: {scenario.name}")
             if scenario.kind == "checkout":
                 fixtures[scenario.name] = self._capture_checkout(scenario)
+                continue
+            if scenario.kind == "account-get":
+                pool = account_get_pool(len(self.accounts))
+                fixtures[scenario.name] = self._capture_account(scenario, pool, templates)
+                self._write_pool(scenario, pool)
                 continue
             if scenario.kind == "cart-add":
                 pool = cart_add_pool(self.sizes.add_sessions, add_products, self.rng, 5000)
@@ -237,6 +274,72 @@ class Fixtures:
         fixture["explain"] = {"execution_ms": times, "first_plan": plans[0] if plans else ""}
         return fixture
 
+    def _capture_account(
+        self, scenario: Scenario, pool: list[Request], templates: dict[str, Any]
+    ) -> dict[str, Any]:
+        """READ_VARIANTS signed-in requests through the app in-process: each must answer 200
+        with its own customer. The bare baseline's template is made from two of them (the
+        sign-in token's SHA-256 and the customer id are its symbols; the bare app hashes the
+        token of its plain cookie), pgbench runs all of them as literal branches."""
+        sample = pool[:READ_VARIANTS]
+        captured = plan.capture(self.app, sample, self.cookies)
+        fixture: dict[str, Any] = {"scenario": scenario, "pool_size": len(pool)}
+        fixture["capture_statuses"] = captured.statuses
+        statements = list(captured.statements.values())
+        fixture["statements_per_request"] = max(map(len, statements))
+        wrong = self._wrong_customers(sample)
+        fixture["available"] = available = set(captured.statuses) == {200} and not wrong
+        if not available:
+            self.problems.append(
+                f"{scenario.name}: the app answered {captured.statuses}"
+                + (f"; not the session's customer: {wrong[:3]}" if wrong else "")
+            )
+        first, second = sample[0], sample[1]
+        steps = plan.request_template(
+            captured.statements[first],
+            self._account_symbols(first),
+            captured.statements[second],
+            self._account_symbols(second),
+        )
+        templates[scenario.name] = {
+            "shape": url_shape(first.method, first.path, {}),
+            "status": 200,
+            "transaction": False,
+            # No row: the sign-in is not live; the app answers 401, so does the baseline.
+            "empty_status": 401,
+            "statements": steps,
+        }
+        fixture["bare"] = "template"
+        script = plan.read_script(captured, READ_VARIANTS)
+        (self.out / "pgbench" / f"{scenario.name}.sql").write_text(script)
+        plans, times = [], []
+        for example in statements[:3]:
+            text, ms = plan.explain(self.dsn, [s.literal() for s in example], write=False)
+            plans.append(text)
+            times.append(ms)
+        (self.out / "explain" / f"{scenario.name}.txt").write_text("\n\n".join(plans))
+        fixture["explain"] = {"execution_ms": times, "first_plan": plans[0] if plans else ""}
+        return fixture
+
+    def _account_of(self, request: Request) -> AccountSession:
+        return self.accounts[int(request.session.partition(":")[2])]
+
+    def _account_symbols(self, request: Request) -> dict[str, Any]:
+        session = self._account_of(request)
+        return {"customer_id": session.customer_id, "token_hash": digest(session.token)}
+
+    def _wrong_customers(self, requests: list[Request]) -> list[str]:
+        """Which of these signed-in requests did not answer 200 with the session's customer."""
+        client = self.app.test_client(use_cookies=False)
+        wrong = []
+        for request in requests:
+            response = client.get(request.path, headers={"Cookie": self.cookies[request.session]})
+            expected = self._account_of(request).email
+            body = response.get_json(silent=True) or {}
+            if response.status_code != 200 or body.get("email") != expected:
+                wrong.append(f"{request.session}: {response.status_code} {body.get('email')}")
+        return wrong
+
     def _capture_checkout(self, scenario: Scenario) -> dict[str, Any]:
         """Two checkouts through the app in-process (a tracked and an untracked product): that
         sessions made in the database check out, the SQL they sent, and its EXPLAIN ANALYZE.
@@ -309,7 +412,7 @@ class Fixtures:
             ]
         else:
             count, base = self.sizes.get_sessions, RAW_GET_BASE
-            lines = [self.rng.sample(catalog.ids, CART_GET_LINES) for _ in range(count)]
+            lines = [self.rng.sample(catalog.cart_ids, CART_GET_LINES) for _ in range(count)]
             raw_carts(self.dsn, base, count, lines)
             setup = []
         setup = [f"\\set cart random(0, {count - 1})", f"\\set token {base} + :cart", *setup]

@@ -305,6 +305,8 @@ class Bench:
         finally:
             self.app_server.stop()
             self.bare_server.stop()
+            # The signed-in sessions' customers (their sign-ins and carts go with them).
+            self.fixtures.drop_account_sessions()
         return {
             "mode": self.args.mode,
             "started": started,

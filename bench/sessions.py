@@ -15,7 +15,9 @@ from random import Random
 import psycopg
 import simplejson
 
+from storefront.accounts import digest
 from storefront.money import plain
+from storefront.orders import email_key
 
 COOKIE = "storefront_session"
 # The bare baseline has no sessions: it reads the cart token from a plain cookie of its own.
@@ -262,3 +264,79 @@ def orders_since(dsn: str, last_id: int) -> int:
     """How many orders were placed after the one with id `last_id`."""
     with psycopg.connect(dsn) as conn:
         return conn.execute("SELECT count(*) FROM orders WHERE id > %s", (last_id,)).fetchone()[0]
+
+
+# --- Signed-in sessions ----------------------------------------------------------------------
+# What a sign-in leaves (storefront/session_account.py, storefront/accounts.py), made straight in
+# the database as the checkout sessions are: a customer (one argon2 hash for all, computed once:
+# nobody signs in with it), their empty cart (`merge_guest_cart` makes one at every sign-in), a
+# `sign_ins` row keyed by the SHA-256 of a random token at the customer's session_version; and the
+# session cookie signed with the app's serializer, holding what `sign_in` puts there: Flask-Login's
+# `_user_id` (`<customer id>:<token>`), `_fresh` and `_id`, and `_permanent`. The bare baseline
+# reads `<customer id>:<token>` from a plain cookie of its own.
+
+ACCOUNT_PATH = "/api/account/"
+BARE_ACCOUNT_COOKIE = "bench_account"
+
+
+@dataclass(frozen=True)
+class AccountSession:
+    """A signed-in session: its customer, its sign-in token, the Cookie header of its requests."""
+
+    customer_id: int
+    email: str
+    token: str
+    cookie: str
+
+
+def make_account_sessions(
+    dsn: str, sign: Callable[[str], str], count: int, password_hash: str
+) -> list[AccountSession]:
+    """`count` customers, each signed in once, written in one transaction.
+
+    `sign` turns a Flask-Login user id into the app's signed session cookie. The emails carry a
+    random tag of this run, so runs on one database (`BENCH_DATABASE_URL`) never collide.
+    """
+    tag = secrets.token_hex(4)
+    emails = [f"bench-{tag}-{number}@example.com" for number in range(count)]
+    sign_in_tokens = [secrets.token_urlsafe(32) for _ in range(count)]
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "INSERT INTO customers (email, email_key, password_hash, name, phone, address) "
+            "SELECT e, k, %s, %s, %s, %s FROM unnest(%s::text[], %s::text[]) AS n(e, k) "
+            "RETURNING id, email",
+            (
+                password_hash,
+                CONTACT["name"],
+                CONTACT["phone"],
+                ADDRESS,
+                emails,
+                [email_key(email) for email in emails],
+            ),
+        ).fetchall()
+        ids = {email: customer_id for customer_id, email in rows}
+        customer_ids = [ids[email] for email in emails]
+        conn.execute(
+            "INSERT INTO carts (token, customer_id) SELECT * FROM unnest(%s::text[], %s::int[])",
+            ([secrets.token_urlsafe(24) for _ in range(count)], customer_ids),
+        )
+        conn.execute(
+            "INSERT INTO sign_ins (token_hash, customer_id, session_version) "
+            "SELECT s.token_hash, c.id, c.session_version "
+            "FROM unnest(%s::text[], %s::int[]) AS s(token_hash, customer_id) "
+            "JOIN customers c ON c.id = s.customer_id",
+            ([digest(token) for token in sign_in_tokens], customer_ids),
+        )
+    sessions = []
+    for customer_id, email, token in zip(customer_ids, emails, sign_in_tokens, strict=True):
+        user_id = f"{customer_id}:{token}"
+        cookie = f"{COOKIE}={sign(user_id)}; {BARE_ACCOUNT_COOKIE}={user_id}"
+        sessions.append(AccountSession(customer_id, email, token, cookie))
+    return sessions
+
+
+def drop_customers(dsn: str, customer_ids: list[int]) -> None:
+    """Delete these customers; their sign-ins and carts go with them (ON DELETE CASCADE)."""
+    if customer_ids:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("DELETE FROM customers WHERE id = ANY(%s)", (customer_ids,))

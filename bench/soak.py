@@ -221,7 +221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         server.start()
         catalog = sample_catalog(dsn, rng)
-        add_products = rng.sample(catalog.ids, CART_PRODUCTS)
+        add_products = rng.sample(catalog.cart_ids, CART_PRODUCTS)
         log(f"prelude: {CART_SESSIONS} cart sessions")
         sessions = make_sessions(
             server.port,

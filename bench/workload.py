@@ -27,6 +27,10 @@ CODE = re.compile(r"\b[A-Z]\d{7}\b")
 # Letters no code starts with: a code with its first letter changed to one of these names no
 # other product, so the typo matches only through the one-edit path.
 TYPO_LETTERS = "ijloquvwy"
+# The cart scenarios add to products with untracked stock or at least this many units: a line
+# never reaches them (99 at most), so no add is refused as out of stock (the seeded catalog has
+# 3 % sold out and 7 % with 1-5 units).
+CART_STOCK = 100
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Catalog:
     categories: list[tuple[str, int]]  # (slug, number of products)
     ids: list[int]
     codes: list[str]
+    cart_ids: list[int]  # of `ids`, the products a cart can take any number of (CART_STOCK)
     min_price: int
     max_price: int
 
@@ -56,7 +61,7 @@ class Scenario:
 
     name: str
     target: str
-    kind: str  # "read", "cart-get", "cart-add" or "checkout"
+    kind: str  # "read", "cart-get", "cart-add", "account-get" or "checkout"
     request: str  # what it asks, for the report
     draw: Callable[[Catalog, Random], Request]
     # The bare baseline fills a template from each URL; False: it replays the captured SQL of
@@ -78,15 +83,18 @@ def sample_catalog(dsn: str, rng: Random, size: int = 20_000) -> Catalog:
             raise SystemExit("the catalog is empty: seed it first (flask seed --generate N)")
         wanted = [rng.randint(low, high) for _ in range(size)]
         rows = conn.execute(
-            "SELECT id, name FROM products WHERE id = ANY(%s) ORDER BY id", (wanted,)
+            "SELECT id, name, stock FROM products WHERE id = ANY(%s) ORDER BY id", (wanted,)
         ).fetchall()
-    codes = [match.group(0) for _, name in rows if (match := CODE.search(name))]
+    codes = [match.group(0) for _, name, _ in rows if (match := CODE.search(name))]
     if not codes:
         raise SystemExit("no model codes in the catalog: the benchmark needs seed --generate")
     return Catalog(
         categories=[(slug, count) for slug, count in categories],
-        ids=[product_id for product_id, _ in rows],
+        ids=[product_id for product_id, _, _ in rows],
         codes=codes,
+        cart_ids=[
+            product_id for product_id, _, stock in rows if stock is None or stock >= CART_STOCK
+        ],
         min_price=int(Decimal(min_price)),
         max_price=int(Decimal(max_price)),
     )
@@ -208,6 +216,13 @@ SCENARIOS = [
         "`GET /?category=<random>&page=<1..50>` (HTML)",
         _page_catalog,
     ),
+    Scenario(
+        "account",
+        "account",
+        "account-get",
+        "`GET /api/account/` from 1 000 signed-in sessions (the sign-in lookup, the customer)",
+        lambda _catalog, _rng: Request("GET", "/api/account/"),  # filled in by `account_get_pool`
+    ),
     # Last: its orders write to products (stock, row locks), which the reads above would see.
     Scenario(
         "checkout",
@@ -246,3 +261,8 @@ def cart_add_pool(sessions: int, products: list[int], rng: Random, size: int) ->
 def cart_get_pool(sessions: int) -> list[Request]:
     """One cart read per session that holds 5 lines."""
     return [Request("GET", "/api/cart/", f"get:{number}") for number in range(sessions)]
+
+
+def account_get_pool(sessions: int) -> list[Request]:
+    """One account read per signed-in session."""
+    return [Request("GET", "/api/account/", f"account:{number}") for number in range(sessions)]
