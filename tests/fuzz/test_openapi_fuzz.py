@@ -121,8 +121,14 @@ def line_over_its_limit(response: schemathesis.Response, case: schemathesis.Case
     held = sum(
         line["quantity"] for line in cart["items"] if line["product"]["id"] == body["product_id"]
     )
-    stock = requests.get(f"{base}/api/products/{body['product_id']}/", timeout=10).json()["stock"]
-    wanted = held + body.get("quantity", 1)
+    quantity = body.get("quantity", 1)
+    product = requests.get(f"{base}/api/products/{body['product_id']}/", timeout=10)
+    # Only a whole quantity of a product that exists can go past a line's limit (a deleted
+    # product is a 404, a quantity of the wrong type a schema violation: not this rule).
+    if product.status_code != 200 or type(quantity) is not int:
+        return False
+    stock = product.json()["stock"]
+    wanted = held + quantity
     return wanted > MAX_LINE_QUANTITY or (stock is not None and wanted > stock)
 
 
