@@ -212,3 +212,17 @@ def test_axe_on_every_account_page(audit_page: Page, app: Flask) -> None:
     sign_in(page, "not-the-password")
     expect(page.locator(".form-errors")).to_be_visible()
     assert serious_violations(page) == [], "login, wrong password"
+
+
+def test_the_header_and_the_password_fields_are_laid_out(page: Page) -> None:
+    """The account link sits in the header's row beside the cart (not wrapped under the brand),
+    and a password field is as tall as the email field above it (a 44 px touch target)."""
+    register(page)
+    nav = page.locator(".account-nav").bounding_box()
+    cart = page.locator(".cart-link").bounding_box()
+    assert nav and cart and nav["x"] + nav["width"] <= cart["x"]
+    assert abs((nav["y"] + nav["height"] / 2) - (cart["y"] + cart["height"] / 2)) < 4
+    page.goto("/account/login")
+    email = page.get_by_label("Электронная почта").bounding_box()
+    password = page.get_by_label("Пароль").bounding_box()
+    assert email and password and password["height"] == email["height"] >= 44
