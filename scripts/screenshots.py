@@ -1,8 +1,8 @@
 """Save desktop and phone screenshots of the storefront pages to docs/screenshots/.
 
-Serves the app over a throwaway SQLite database with the demo catalog on a free port of
-127.0.0.1, fills a cart through the pages, and drives Debian's Chromium with Playwright
-(never `playwright install`). Run it with `make screenshots`.
+Serves the app over a throwaway SQLite database with the demo catalog and one customer on a free
+port of 127.0.0.1, fills a cart, orders and signs in through the pages, and drives Debian's
+Chromium with Playwright (never `playwright install`). Run it with `make screenshots`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storefront import create_app  # noqa: E402
+from storefront import accounts, create_app  # noqa: E402
+from storefront.extensions import db  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 LAUNCH_ARGS = [
@@ -43,6 +44,9 @@ VIEWPORTS = {
 }
 
 
+CUSTOMER = {"email": "anna@example.ru", "password": "screenshots-only"}
+
+
 def serve(database: Path) -> tuple[str, object]:
     """Migrate and seed a fresh database, then serve the app on 127.0.0.1 in a thread."""
     app = create_app(
@@ -59,6 +63,13 @@ def serve(database: Path) -> tuple[str, object]:
     result = app.test_cli_runner().invoke(args=["seed"])
     if result.exit_code:
         raise SystemExit(result.output)
+    with app.app_context():
+        customer = accounts.register(CUSTOMER["email"], CUSTOMER["password"], "Анна Смирнова")
+        accounts.update_profile(
+            customer.id,
+            {"phone": "+7 912 345-67-89", "address": "Казань, ул. Баумана, д. 10, кв. 5"},
+        )
+        db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}", server
@@ -72,7 +83,8 @@ def shoot(page: Page, name: str) -> None:
 
 
 def tour(page: Page, size: str) -> None:
-    """Catalog, product and cart pages, with something in the cart."""
+    """Catalog, product, cart, checkout and order pages as a guest; then signing in, which
+    brings the guest's order to the account page."""
     page.goto("/?category=elektronika&category=sport")
     shoot(page, f"catalog-{size}")
     for word in ("наушники", "коврик"):
@@ -93,12 +105,21 @@ def tour(page: Page, size: str) -> None:
     page.get_by_label("Телефон").fill("+7 912 345-67-89")
     page.get_by_label(re.compile("Доставка курьером")).check()
     page.get_by_label("Адрес для курьера").fill("Казань, ул. Баумана, д. 10, кв. 5")
+    page.get_by_label("Адрес для курьера").blur()  # no focus ring in the picture
     page.locator(".summary-fee").wait_for()
     shoot(page, f"checkout-{size}")
     page.get_by_label(re.compile("Счёт на оплату")).check()
     page.get_by_role("button", name="Подтвердить заказ").click()
     page.locator(".order-status").wait_for()
     shoot(page, f"order-{size}")
+    page.goto("/account/login")
+    shoot(page, f"login-{size}")
+    page.get_by_label("Электронная почта").fill(CUSTOMER["email"])
+    page.get_by_label("Пароль").fill(CUSTOMER["password"])
+    page.get_by_role("button", name="Войти", exact=True).click()
+    page.locator(".account-orders").wait_for()
+    page.goto("/account")  # without the sign-in notice
+    shoot(page, f"account-{size}")
 
 
 def main() -> None:

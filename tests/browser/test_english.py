@@ -9,8 +9,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Page, expect
 
+from storefront import accounts
+from storefront.extensions import db
 from tests.browser.conftest import DESKTOP, watched_page
 from tests.browser.test_checkout import LAMP, orders_of
 from tests.browser.test_quality import serious_violations
@@ -130,17 +133,23 @@ def test_a_browser_preferring_english_gets_english_until_told_otherwise(
 
 
 @pytest.fixture
-def english_pages(audit_page: Page) -> list[str]:
-    """An English session with an order and a full cart; the paths of every page to check."""
+def english_pages(audit_page: Page, app: Flask) -> list[str]:
+    """An English session of a customer with an order and a full cart; the paths of every page
+    to check."""
     page = audit_page
     page.goto("/cart")
     switch_to(page, "English")
+    page.goto("/account/register")
+    page.get_by_label("Email").fill("olga@example.com")
+    page.get_by_label("Name (optional)").fill("Olga")
+    page.get_by_label("Password").fill("lampa-2999-rub")
+    page.get_by_role("button", name="Create the account").click()
+    expect(page.locator("h1")).to_have_text("Account")
     page.goto("/?search=лампа")
     page.get_by_role("button", name=re.compile("Add to cart")).first.click()
     expect(page.locator("#notice")).to_contain_text("Added to your cart.")
     page.goto("/checkout")
-    page.get_by_label("Email").fill("olga@example.com")
-    page.get_by_label("Name").fill("Olga")
+    expect(page.get_by_label("Email")).to_have_value("olga@example.com")  # the account's
     page.get_by_label("Phone").fill("+7 912 000-11-22")
     page.get_by_role("button", name="Place the order").click()
     expect(page.locator("h1")).to_have_text(re.compile("^Order "))
@@ -148,7 +157,19 @@ def english_pages(audit_page: Page) -> list[str]:
     page.goto("/?search=лампа")
     page.get_by_role("button", name=re.compile("Add to cart")).first.click()
     expect(page.locator("#notice")).to_contain_text("Added to your cart.")
-    return ["/", "/?min_price=abc&search=lamp", "/products/1", "/cart", "/checkout", order]
+    with app.app_context():
+        _customer, token = accounts.request_reset("olga@example.com")
+        db.session.commit()
+    account_pages = [
+        "/account",
+        "/account/login",
+        "/account/register",
+        "/account/password-reset",
+        f"/account/password-reset?token={token}",
+        "/account/password-reset?token=used-or-forged",
+    ]
+    return ["/", "/?min_price=abc&search=lamp", "/products/1", "/cart", "/checkout", order,
+            *account_pages]  # fmt: skip
 
 
 def test_axe_on_every_page_in_english(audit_page: Page, english_pages: list[str], watch) -> None:
@@ -161,3 +182,38 @@ def test_axe_on_every_page_in_english(audit_page: Page, english_pages: list[str]
     page.goto("/no-such-page")
     expect(page.locator("h1")).to_have_text("Page not found")
     assert serious_violations(page) == []
+
+
+def test_the_account_forms_answer_in_english(page: Page) -> None:
+    """What the account forms say back (fields to fix, a wrong password, the notices)."""
+    page.goto("/account/register")
+    switch_to(page, "English")
+    page.get_by_label("Email").fill("olga@")
+    page.get_by_label("Password").fill("short")
+    page.get_by_role("button", name="Create the account").click()
+    expect(page.locator("#email-error")).to_be_visible()
+    expect(page.locator("#password-error")).to_be_visible()
+    assert_english(page)
+    page.get_by_label("Email").fill("olga@example.com")
+    page.get_by_label("Password").fill("lampa-2999-rub")
+    page.get_by_role("button", name="Create the account").click()
+    expect(page.locator("#notice")).to_contain_text("olga@example.com")
+    assert_english(page)
+    page.get_by_label("Phone").fill("12")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#phone-error")).to_be_visible()
+    assert_english(page)
+    page.locator(".account-nav").get_by_role("button", name="Sign out").click()
+    expect(page.locator("h1")).to_have_text("Catalog")
+    assert_english(page)
+    page.goto("/account/login")
+    page.get_by_label("Email").fill("olga@example.com")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.locator(".form-errors")).to_have_text("Wrong email address or password.")
+    assert_english(page)
+    page.get_by_role("link", name=re.compile("password", re.IGNORECASE)).click()
+    page.get_by_label("Email").fill("olga@example.com")
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.locator("#notice .flash")).to_be_visible()
+    assert_english(page)
