@@ -78,7 +78,10 @@ Email = Annotated[
             "type": "string",
             "format": "email",
             "maxLength": MAX_EMAIL,
-            "description": "A valid email address, stored as typed, compared case-insensitively.",
+            "description": "A valid email address, stored as typed, compared case-insensitively. "
+            "Checked by the email-validator library, which is stricter than `format: email`: "
+            "no special-use domain (RFC 6761: .test, .localhost, .invalid, .local, …), no "
+            "quoted local part, no IP address for a domain (422 at this field).",
         }
     ),
 ]
