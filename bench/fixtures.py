@@ -106,6 +106,8 @@ class Fixtures:
     problems: list[str] = field(default_factory=list)
     checkout: CheckoutSessions | None = None
     accounts: list[AccountSession] = field(default_factory=list)
+    # Each scenario's pool (as written to out/pools/), for the lean baseline's check.
+    pools: dict[str, list[Request]] = field(default_factory=dict)
 
     def log(self, message: str) -> None:
         print(f"bench: {message}", file=sys.stderr, flush=True)
@@ -424,6 +426,7 @@ class Fixtures:
         return plan.template_script(steps, setup, transaction=write), [example]
 
     def _write_pool(self, scenario: Scenario, pool: list[Request]) -> None:
+        self.pools[scenario.name] = pool
         lines = [
             "\t".join(
                 (r.method, r.path, self.cookies[r.session] if r.session else "", r.body or "")

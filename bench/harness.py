@@ -1,4 +1,5 @@
-"""The benchmark of issue 5: each scenario against the app, the bare baseline and raw PostgreSQL.
+"""The benchmark of issue 5: each scenario against the app, the lean baseline (issue 13), the
+bare baseline (the app's SQL replayed) and raw PostgreSQL.
 
     .venv/bin/python -m bench.harness --database-url URL [--smoke] [--seed-seconds S]
 
@@ -25,8 +26,8 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
+from bench import lean_check, report
 from bench import profile as profiling
-from bench import report
 from bench.fixtures import Fixtures, Sizes, raw_add_tokens
 from bench.load import LoadSettings, libpq_url, pgbench, wrk
 from bench.servers import ROOT, MemorySampler, Server
@@ -76,6 +77,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=_env("WARMUP", -1.0))
     parser.add_argument("--pgbench-seconds", type=float, default=_env("PGBENCH_SECONDS", -1.0))
     parser.add_argument("--pool", type=int, default=_env("POOL", 0))
+    parser.add_argument(
+        "--replay",
+        type=int,
+        default=_env("REPLAY", 1),
+        help="0: no replay (bare) run for scenarios that have a lean baseline",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--report", type=Path, default=None, help="default: BENCHMARKS.md (full)")
     parser.add_argument("--rng-seed", type=int, default=_env("RNG_SEED", 5))
@@ -156,6 +163,19 @@ class Bench:
                 "BENCH_BARE_CURRENCY": self.fixtures.app.config["STORE_CURRENCY"],
             },
             self.out / "bare.log",
+        )
+        config = self.fixtures.app.config
+        self.lean_server = Server(
+            "lean",
+            "bench.lean_app:app",
+            {
+                **self.env,
+                "BENCH_LEAN_DSN": self.dsn,
+                "BENCH_LEAN_COUNT_CAP": str(config["COUNT_CAP"]),
+                "BENCH_LEAN_CURRENCY": config["STORE_CURRENCY"],
+                "BENCH_LEAN_MAX_QUANTITY": str(config["MAX_LINE_QUANTITY"]),
+            },
+            self.out / "lean.log",
         )
 
     def log(self, message: str) -> None:
@@ -245,8 +265,24 @@ class Bench:
         finally:
             drop_carts(self.dsn, made)
 
+    def check_lean(self, scenario: Scenario, fixture: dict[str, Any]) -> None:
+        """The lean baseline must answer as the app does (bench/lean_check.py); a scenario
+        where it does not is not counted."""
+        found = lean_check.differences(
+            self.app_server.port,
+            self.lean_server.port,
+            self.fixtures.pools.get(scenario.name, []),
+            self.fixtures.cookies,
+        )
+        fixture["lean_check"] = found
+        if found:
+            fixture["available"] = False
+            self.problems.append(
+                f"{scenario.name}: the lean baseline answers otherwise than the app: {found[:2]}"
+            )
+
     def run_scenario(self, scenario: Scenario, fixture: dict[str, Any]) -> dict[str, Any]:
-        """App, bare baseline and raw PostgreSQL for one scenario, back to back."""
+        """App, lean baseline, bare baseline and raw PostgreSQL for one scenario, back to back."""
         reset = None
         if scenario.kind == "cart-add":
             add_tokens = tokens(self.fixtures.cookies, "add")
@@ -257,8 +293,13 @@ class Bench:
         self.log(f"{scenario.name}: app")
         app = self.measure(scenario, self.app_server, reset)
         summary = self.profile(scenario) if scenario.name in self.args.profile else None
-        self.log(f"{scenario.name}: bare baseline")
-        bare = self.measure(scenario, self.bare_server, reset)
+        lean = bare = None
+        if scenario.lean:
+            self.log(f"{scenario.name}: lean baseline")
+            lean = self.measure(scenario, self.lean_server, reset)
+        if not scenario.lean or self.args.replay:
+            self.log(f"{scenario.name}: bare baseline (replay)")
+            bare = self.measure(scenario, self.bare_server, reset)
         raw = None
         if self.settings.pgbench_seconds > 0:
             self.log(f"{scenario.name}: pgbench")
@@ -266,15 +307,17 @@ class Bench:
                 empty_carts(self.dsn, raw_add_tokens(self.args.add_sessions))
             script = self.out / "pgbench" / f"{scenario.name}.sql"
             if scenario.kind == "checkout":
-                raw = self.raw_checkout(script, bare["rps"])
+                raw = self.raw_checkout(script, bare["rps"] if bare else 0.0)
             else:
                 raw = pgbench(self.dsn, script, self.settings)
         if scenario.kind == "checkout":
             fixture["pool_size"] = app["sessions"]
-        row = report.scenario_row(scenario, fixture, app, bare, raw)
+        row = report.scenario_row(scenario, fixture, app, bare, raw, lean)
         if summary:
             row["profile"] = summary
-        for label, result in (("app", app), ("bare", bare)):
+        for label, result in (("app", app), ("lean", lean), ("bare", bare)):
+            if result is None:
+                continue
             # Past the wrk timeout (10 s) on a million products is a missed target, reported in
             # the table; on the smoke catalog it means something hangs.
             timeouts = result["timeouts"] if self.args.mode == "smoke" else 0
@@ -300,11 +343,18 @@ class Bench:
             self.app_server.start()
             fixtures = self.fixtures.prepare(self.app_server.port, self.args.selected)
             self.bare_server.start()
+            lean = [s for s in self.args.selected if s.lean]
+            if lean:
+                self.lean_server.start()
+            for scenario in lean:
+                self.log(f"{scenario.name}: checking the lean baseline's answers")
+                self.check_lean(scenario, fixtures[scenario.name])
             rows = [self.run_scenario(s, fixtures[s.name]) for s in self.args.selected]
             memory = self.app_server.memory()
         finally:
             self.app_server.stop()
             self.bare_server.stop()
+            self.lean_server.stop()
             # The signed-in sessions' customers (their sign-ins and carts go with them).
             self.fixtures.drop_account_sessions()
         return {
@@ -312,7 +362,11 @@ class Bench:
             "started": started,
             "minutes": (time.time() - started) / 60,
             "machine": machine,
-            "settings": {**asdict(self.settings), "pool": self.args.pool},
+            "settings": {
+                **asdict(self.settings),
+                "pool": self.args.pool,
+                "replay": bool(self.args.replay),
+            },
             "products": report.product_count(self.dsn),
             "seed_seconds": self.args.seed_seconds,
             "worker_rss_after_mb": max((rss for rss, _ in memory.values()), default=0) / 1024,

@@ -67,6 +67,8 @@ class Scenario:
     # The bare baseline fills a template from each URL; False: it replays the captured SQL of
     # each pool URL (searches: the app computes typo variants, which no template can).
     templated: bool = True
+    # The lean baseline (bench/lean_app.py) has a hand-written version of this request.
+    lean: bool = False
 
 
 def sample_catalog(dsn: str, rng: Random, size: int = 20_000) -> Catalog:
@@ -149,6 +151,7 @@ SCENARIOS = [
         "read",
         "`/api/products/?category=<random>&min_price=<r>&max_price=<r+2k..40k>&sort=price`",
         _list_category,
+        lean=True,
     ),
     Scenario(
         "list-broad",
@@ -156,6 +159,7 @@ SCENARIOS = [
         "read",
         "`/api/products/?min_price=<r>&max_price=<r+half the price range>&sort=-price`",
         _list_broad,
+        lean=True,
     ),
     Scenario(
         "search-common",
@@ -194,6 +198,7 @@ SCENARIOS = [
         "read",
         "`/api/products/<random id>/`",
         lambda catalog, rng: Request("GET", f"/api/products/{rng.choice(catalog.ids)}/"),
+        lean=True,
     ),
     Scenario(
         "cart-add",
@@ -201,6 +206,7 @@ SCENARIOS = [
         "cart-add",
         "`POST /api/cart/` `{product_id: <1 of 20>, quantity: 1}` from 1 000 cookie sessions",
         lambda _catalog, _rng: Request("POST", "/api/cart/"),  # filled in by `cart_add_pool`
+        lean=True,
     ),
     Scenario(
         "cart-get",
@@ -208,6 +214,7 @@ SCENARIOS = [
         "cart-get",
         "`GET /api/cart/` of a session with 5 lines",
         lambda _catalog, _rng: Request("GET", "/api/cart/"),  # filled in by `cart_get_pool`
+        lean=True,
     ),
     Scenario(
         "page-catalog",
@@ -215,6 +222,7 @@ SCENARIOS = [
         "read",
         "`GET /?category=<random>&page=<1..50>` (HTML)",
         _page_catalog,
+        lean=True,
     ),
     Scenario(
         "account",
