@@ -31,7 +31,8 @@ TARGETS: dict[str, dict[str, float]] = {
     "cart-get": {},
     # Signed-in reads: the sign-in lookup and the customer, against the same SQL run bare.
     "account": {"ratio": 0.6, "p99": 50},
-    "page-catalog": {"ratio": 0.4, "rps": 800},
+    # Issue 13: against the same SQL rendered by one plain Jinja template.
+    "page-catalog": {"ratio": 0.5, "rps": 800},
     # Issue "2/4 Checkout and orders": orders/s against a bare baseline doing the same transaction.
     "checkout": {"ratio": 0.6, "lost": 0},
 }
