@@ -298,7 +298,7 @@ class Bench:
             self.log(f"{scenario.name}: lean baseline")
             lean = self.measure(scenario, self.lean_server, reset)
         if not scenario.lean or self.args.replay:
-            self.log(f"{scenario.name}: bare baseline (replay)")
+            self.log(f"{scenario.name}: bare baseline")
             bare = self.measure(scenario, self.bare_server, reset)
         raw = None
         if self.settings.pgbench_seconds > 0:
