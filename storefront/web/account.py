@@ -72,6 +72,15 @@ def _merge_notice(report: MergeReport) -> None:
                 names=", ".join(report.left_out)), "error")  # fmt: skip
 
 
+def _signed_in(customer: accounts.CustomerView, message: str) -> ResponseReturnValue:
+    """Sign in with a fresh session, say so and what the cart brought, and go on to `next`."""
+    report = sign_in(customer, current_token(), limits())
+    db.session.commit()
+    flash(message, "success")
+    _merge_notice(report)
+    return redirect(next_url(url_for("web.account")), 303)
+
+
 @bp.get("/account/login")
 def login_page() -> ResponseReturnValue:
     """The sign-in form."""
@@ -91,11 +100,7 @@ def login() -> ResponseReturnValue:
             db.session.rollback()
             errors["form"] = str(BAD_CREDENTIALS)
         else:
-            report = sign_in(customer, current_token(), limits())
-            db.session.commit()
-            flash(_("Вы вошли как %(email)s.", email=customer.email), "success")
-            _merge_notice(report)
-            return redirect(next_url(url_for("web.account")), 303)
+            return _signed_in(customer, _("Вы вошли как %(email)s.", email=customer.email))
     values.pop("password")
     return render_template("account/login.html", values=values, errors=errors), 200
 
@@ -122,11 +127,8 @@ def register() -> ResponseReturnValue:
             db.session.rollback()
             errors["email"] = _("Аккаунт с этим адресом уже есть. Войдите или восстановите пароль.")
         else:
-            report = sign_in(customer, current_token(), limits())
-            db.session.commit()
-            flash(_("Аккаунт создан. Вы вошли как %(email)s.", email=customer.email), "success")
-            _merge_notice(report)
-            return redirect(next_url(url_for("web.account")), 303)
+            message = _("Аккаунт создан. Вы вошли как %(email)s.", email=customer.email)
+            return _signed_in(customer, message)
     values.pop("password")
     return render_template("account/register.html", values=values, errors=errors), 200
 

@@ -8,7 +8,14 @@ from functools import lru_cache
 
 from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
-from babel.numbers import NumberPattern, format_decimal, get_currency_symbol, parse_pattern
+from babel.numbers import (
+    NumberPattern,
+    format_decimal,
+    get_currency_symbol,
+    get_decimal_symbol,
+    get_group_symbol,
+    parse_pattern,
+)
 from flask import current_app
 from flask_babel import get_locale, to_user_timezone
 
@@ -29,8 +36,35 @@ def format_money(value: Decimal, currency: str | None = None) -> str:
     """A price for people in the interface's locale and the store's currency."""
     locale = get_locale()
     currency = currency or current_app.config["STORE_CURRENCY"]
-    pattern = _money_pattern(locale, currency, value == value.to_integral_value())
+    whole = value == value.to_integral_value()
+    parts = _money_parts(locale, currency)
+    if parts is not None and value >= 0:
+        # The same text Babel's pattern gives (tests/web/test_money_format.py compares them
+        # over many amounts), in a tenth of its time: a catalog page shows 20 prices.
+        prefix, suffix, group, decimal = parts
+        digits = f"{value:,.0f}" if whole else f"{value:,.2f}"
+        return prefix + digits.translate({44: group, 46: decimal}) + suffix
+    pattern = _money_pattern(locale, currency, whole)
     return pattern.apply(value, locale, currency=currency, currency_digits=False)
+
+
+@lru_cache(maxsize=64)
+def _money_parts(locale: Locale, currency: str) -> tuple[str, str, str, str] | None:
+    """The locale's money pattern taken apart for amounts of 0 and more: what comes before and
+    after the digits, the group and decimal symbols. None when the pattern is not the plain
+    "groups of three, two decimals" that Python's `,` format can write (then Babel formats)."""
+    whole, cents = _money_pattern(locale, currency, True), _money_pattern(locale, currency, False)
+    if whole.grouping != (3, 3) or whole.int_prec[0] != 1 or cents.frac_prec != (2, 2):
+        return None
+    if "'" in whole.prefix[0] + whole.suffix[0]:
+        return None  # a quoted literal in the pattern: leave it to Babel
+    symbol = get_currency_symbol(currency, locale)
+    return (
+        whole.prefix[0].replace("¤", symbol),
+        whole.suffix[0].replace("¤", symbol),
+        get_group_symbol(locale),
+        get_decimal_symbol(locale),
+    )
 
 
 @lru_cache(maxsize=64)

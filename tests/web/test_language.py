@@ -327,3 +327,33 @@ def test_dates_for_people_in_both_languages(app: Flask, locale: str, text: str) 
     with app.test_request_context("/"), force_locale(locale):
         assert format_moment(datetime(2026, 12, 3, 14, 5, 9, tzinfo=UTC)) == text
         assert format_moment(datetime(2026, 12, 3, 14, 5, 9)) == text  # SQLite: naive UTC
+
+
+@pytest.mark.parametrize("currency", ["RUB", "EUR", "USD"])
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_the_quick_price_format_is_babels_to_the_letter(
+    app: Flask, locale: str, currency: str
+) -> None:
+    """format_money writes plain patterns itself; over many amounts it matches Babel's own."""
+    import random
+
+    from flask_babel import force_locale
+
+    from storefront.web.layout import _money_pattern, format_money
+
+    draw = random.Random(5)
+    amounts = ["0", "0.01", "0.5", "1", "9.99", "999", "1000", "999999.99", "1000000000"]
+    amounts += [f"{draw.randrange(10 ** draw.randrange(1, 13))}" for _ in range(300)]
+    amounts += [
+        f"{draw.randrange(10 ** draw.randrange(1, 11))}.{draw.randrange(100):02d}"
+        for _ in range(300)
+    ]
+    with app.test_request_context("/"), force_locale(locale):
+        from flask_babel import get_locale
+
+        babel_locale = get_locale()
+        for amount in map(Decimal, amounts):
+            whole = amount == amount.to_integral_value()
+            pattern = _money_pattern(babel_locale, currency, whole)
+            expected = pattern.apply(amount, babel_locale, currency=currency, currency_digits=False)
+            assert format_money(amount, currency) == expected, amount
