@@ -140,24 +140,31 @@ def line_over_its_limit(response: schemathesis.Response, case: schemathesis.Case
     body = case.body if isinstance(case.body, dict) else {}
     if case.operation.label != CART_ADD or not _only_error_at(response, ["body", "quantity"]):
         return False
+    # Only whole numbers (65 or 65.0: JSON Schema's integers) can be a product and a quantity
+    # that go past a line's limit; anything else is a schema violation, not this rule.
+    product_id, quantity = _whole(body.get("product_id")), _whole(body.get("quantity", 1))
+    if product_id is None or quantity is None:
+        return False
     base = (response.request.url or "").split("/api/")[0]
+    product = requests.get(f"{base}/api/products/{product_id}/", timeout=10)
+    if product.status_code != 200:
+        return False  # deleted meanwhile: a 404 is not this rule
     cart = requests.get(
         f"{base}/api/cart/",
         headers={"Cookie": response.request.headers.get("Cookie", "")},
         timeout=10,
     ).json()
-    held = sum(
-        line["quantity"] for line in cart["items"] if line["product"]["id"] == body["product_id"]
-    )
-    quantity = body.get("quantity", 1)
-    product = requests.get(f"{base}/api/products/{body['product_id']}/", timeout=10)
-    # Only a whole quantity of a product that exists can go past a line's limit (a deleted
-    # product is a 404, a quantity of the wrong type a schema violation: not this rule).
-    if product.status_code != 200 or type(quantity) is not int:
-        return False
+    held = sum(line["quantity"] for line in cart["items"] if line["product"]["id"] == product_id)
     stock = product.json()["stock"]
     wanted = held + quantity
     return wanted > MAX_LINE_QUANTITY or (stock is not None and wanted > stock)
+
+
+def _whole(value: object) -> int | None:
+    """`value` as an int when it is a JSON whole number (`5` or `5.0`), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        return None
+    return int(value)
 
 
 def _only_error_at(response: schemathesis.Response, loc: list[str]) -> bool:
