@@ -150,19 +150,37 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
     )
 
     items = None
+    walked = False
     version: int | None = None
     end = filters.offset + filters.limit
-    if walkable and common_search.hints().worth_walking(key, end):
+    # Walks are remembered by words and categories: a price bound only shortens a walk.
+    walk_key = (words, tuple(category_ids))
+    outlook = common_search.Outlook(False, False)
+    if walkable and common_search.hints().worth_walking(walk_key, end):
+        assert query is not None
+        outlook = common_search.outlook(
+            query, category_ids, filters.min_price, filters.max_price, end, count_cap
+        )
+    walk = outlook.walk
+    if walk:
         assert query is not None
         page = common_search.best_tier_page(
             query, conditions, _PAGE_COLUMNS, filters.limit, filters.offset
         )
         items, version = _read_page(page)
-        if len(items) < filters.limit:
-            common_search.hints().came_up_short(key, end)
+        walked = len(items) == filters.limit
+        if not walked:
+            common_search.hints().came_up_short(walk_key, end)
             items = None
     if items is None:
         items, version = _read_page(_page_statement(filters, conditions, query, dialect))
+    filtered = bool(conditions)
+    # When the filters likely keep more than the cap of a common search's matches, count first
+    # those holding every query word as a word: a subset found without the trigram index.
+    subset = None
+    if walked and filtered and outlook.many:
+        assert query is not None
+        subset = common_search.subset_conditions(query, conditions)
     if query is not None:
         conditions.append(search.match(query, dialect))
     if (items and len(items) < filters.limit) or (not items and filters.offset == 0):
@@ -176,10 +194,10 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
             # An empty page past the end brought no version back; it must precede the count.
             version = catalog_version.read_catalog_version()
         total = counts.cache().get(
-            (*key, count_cap), version, lambda: _count(conditions, count_cap)
+            (*key, count_cap), version, lambda: _count(conditions, count_cap, subset)
         )
-    if walkable:
-        common_search.hints().counted(key, total)
+    if walkable and not filtered:
+        common_search.hints().counted(words, total)
     exact = total <= count_cap
     return ProductPage(items, min(total, count_cap), exact, filters.limit, filters.offset, version)
 
@@ -190,8 +208,21 @@ def _read_page(statement: Select) -> tuple[list[ProductView], int | None]:
     return [ProductView(*row[:-1]) for row in rows], (rows[0][-1] if rows else None)
 
 
-def _count(conditions: list, count_cap: int) -> int:
-    """Matches of `conditions`, counted up to `count_cap` + 1."""
+def _count(conditions: list, count_cap: int, subset: list | None = None) -> int:
+    """Matches of `conditions`, counted up to `count_cap` + 1.
+
+    `subset`, when given, is conditions true for some of those matches only, cheaper to find:
+    when those alone pass the cap, so do all (see `common_search.subset_conditions`);
+    otherwise all are counted.
+    """
+    if subset is not None:
+        found = _capped_count(subset, count_cap)
+        if found > count_cap:
+            return found
+    return _capped_count(conditions, count_cap)
+
+
+def _capped_count(conditions: list, count_cap: int) -> int:
     capped = select(_p.id).where(*conditions).limit(count_cap + 1).subquery()
     return db.session.execute(select(func.count()).select_from(capped)).scalar_one()
 
