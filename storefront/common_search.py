@@ -215,7 +215,10 @@ def outlook(
     `count_cap`: the words' matches (what a count of the words alone taught this process,
     else the database's statistics) times the share of products the filters keep."""
     learned = hints().matches(query.text)
-    words = float(learned) if learned is not None else stats().matches(query.words)
+    if learned is not None and learned < COMMON_MATCHES:
+        return Outlook(False, False)
+    # A count is capped: a lower bound, which the statistics may better.
+    words = max(float(learned or 0), stats().matches(query.words))
     if words < COMMON_MATCHES:
         return Outlook(False, False)
     table = stats()
