@@ -301,6 +301,7 @@ class Bench:
             fixtures = self.fixtures.prepare(self.app_server.port, self.args.selected)
             self.bare_server.start()
             rows = [self.run_scenario(s, fixtures[s.name]) for s in self.args.selected]
+            report.compare_shares(rows)
             memory = self.app_server.memory()
         finally:
             self.app_server.stop()
