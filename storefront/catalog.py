@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Numeric, Select, bindparam, func, literal, or_, select
 
 from . import catalog_version, common_search, counts, search, textfold
 from .extensions import db
@@ -131,9 +132,9 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
             return ProductPage([], 0, True, filters.limit, filters.offset)
         conditions.append(_p.category_id.in_(category_ids))
     if filters.min_price is not None:
-        conditions.append(_p.price >= filters.min_price)
+        conditions.append(_p.price >= _price_bound(filters.min_price, filters))
     if filters.max_price is not None:
-        conditions.append(_p.price <= filters.max_price)
+        conditions.append(_p.price <= _price_bound(filters.max_price, filters))
     if filters.in_stock:
         conditions.append(or_(_p.stock.is_(None), _p.stock > 0))
     dialect = _dialect()
@@ -200,6 +201,20 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
         common_search.hints().counted(words, total)
     exact = total <= count_cap
     return ProductPage(items, min(total, count_cap), exact, filters.limit, filters.offset, version)
+
+
+def _price_bound(price: Decimal, filters: ProductFilters) -> Any:
+    """A price bound: bound as a parameter, but written into a search's statements.
+
+    A search's statements with a price bound are planned for each bound: psycopg prepares a
+    statement after 5 runs, and PostgreSQL's generic plan then cannot see how much of the
+    price index the bound keeps; for a search it ANDed in a bitmap of the whole range (a
+    count of a common word in a price window: ~45 ms with its own plan, 150–200 ms generic).
+    The value is a validated Decimal, rendered as a number literal.
+    """
+    if filters.search:
+        return literal(price, Numeric(12, 2), literal_execute=True)
+    return price
 
 
 def _read_page(statement: Select) -> tuple[list[ProductView], int | None]:

@@ -340,3 +340,13 @@ def test_filtered_common_totals_equal_full_counts(
         full = catalog.list_products(filters, count_cap)
     assert (fast.total, fast.total_exact) == (full.total, full.total_exact)
     assert [item.id for item in fast.items] == [item.id for item in full.items]
+
+
+def test_a_searchs_price_bounds_are_written_into_its_statements(common_word_shop: Flask) -> None:
+    """Each price bound of a search gets its own plan (a generic one ANDs in a bitmap of the
+    whole price index); a plain list keeps its bounds as parameters."""
+    query = {"search": "складной", "min_price": "101.5", "max_price": "150"}
+    sent = [sql for sql in _statements(common_word_shop, query) if "FROM products" in sql]
+    assert sent and all("price >= 101.5" in sql and "price <= 150" in sql for sql in sent)
+    listed = _statements(common_word_shop, {"min_price": "101.5"})
+    assert not any("101.5" in sql for sql in listed), listed
