@@ -206,7 +206,8 @@ class Fixtures:
             elif scenario.templated:
                 pool = read_pool(scenario, catalog, self.rng, self.sizes.templated_pool)
             else:
-                pool = read_pool(scenario, catalog, self.rng, self.sizes.pool)
+                size = self.sizes.pool * scenario.pool_factor
+                pool = read_pool(scenario, catalog, self.rng, size)
             fixture = self._capture(scenario, pool, replay, templates, catalog, add_products)
             pool = fixture.pop("pool", pool)
             self._write_pool(scenario, pool)

@@ -350,6 +350,7 @@ class Bench:
                 self.log(f"{scenario.name}: checking the lean baseline's answers")
                 self.check_lean(scenario, fixtures[scenario.name])
             rows = [self.run_scenario(s, fixtures[s.name]) for s in self.args.selected]
+            report.compare_shares(rows)
             memory = self.app_server.memory()
         finally:
             self.app_server.stop()

@@ -23,6 +23,8 @@ TARGETS: dict[str, dict[str, float]] = {
     "list-category": {"ratio": 0.7, "rps": 1500, "p99": 50},
     "list-broad": {"ratio": 0.7, "rps": 1000, "p99": 80},
     "search-common": {"ratio": 0.7, "rps": 300, "p99": 150},
+    # Issue 13: at least half the req/s of search-common in the same run (`share`).
+    "search-common-filtered": {"share": 0.5, "p99": 150},
     "search-rare": {"ratio": 0.7, "rps": 500, "p99": 100},
     "search-typo": {"ratio": 0.7, "rps": 500, "p99": 100},
     "deep-page": {"p99": 100},
@@ -36,6 +38,8 @@ TARGETS: dict[str, dict[str, float]] = {
     # Issue "2/4 Checkout and orders": orders/s against a bare baseline doing the same transaction.
     "checkout": {"ratio": 0.6, "lost": 0},
 }
+# The scenario a `share` target is measured against, in the same run.
+SHARE_OF = {"search-common-filtered": "search-common"}
 SEED_SECONDS_AIM = 120
 WORKER_RSS_AIM_MB = 150
 MARKER = "<!-- bench/harness.py adds each full run below this line, newest first -->"
@@ -96,6 +100,19 @@ def misses(target: dict[str, float], row: dict[str, Any]) -> list[str]:
     return missed
 
 
+def compare_shares(rows: list[dict[str, Any]]) -> None:
+    """Check `share` targets against the other scenario of the same run (when it ran)."""
+    by_name = {row["scenario"]: row for row in rows}
+    for row in rows:
+        base = by_name.get(SHARE_OF.get(row["scenario"], ""))
+        if "share" not in row["target"] or base is None:
+            continue
+        row["share_of"] = base["scenario"]
+        row["app_share"] = _ratio(row["app"]["rps"], base["app"]["rps"])
+        if (row["app_share"] or 0) < row["target"]["share"]:
+            row["missed"].append("share")
+
+
 def scenario_row(scenario: Scenario, fixture, app, bare, raw, lean=None) -> dict[str, Any]:
     """One scenario's record: the measurements, their ratios, what the app sent.
 
@@ -151,6 +168,8 @@ def _target_text(target: dict[str, float], baseline: str = "bare") -> str:
     parts = []
     if "ratio" in target:
         parts.append(f"≥{target['ratio']}× {baseline}")
+    if "share" in target:
+        parts.append(f"≥{target['share']}× the unfiltered search's req/s")
     if "rps" in target:
         parts.append(f"≥{_n(target['rps'])}/s")
     if "p99" in target:

@@ -69,6 +69,9 @@ class Scenario:
     templated: bool = True
     # The lean baseline (bench/lean_app.py) has a hand-written version of this request.
     lean: bool = False
+    # A replayed pool holds this many times BENCH_POOL requests: more distinct requests, so
+    # that few repeat within the app's count cache's lifetime (each is captured once).
+    pool_factor: int = 1
 
 
 def sample_catalog(dsn: str, rng: Random, size: int = 20_000) -> Catalog:
@@ -138,6 +141,22 @@ def _deep_page(catalog: Catalog, rng: Random) -> Request:
     return Request("GET", _products(category=slug, offset=min(DEEP_OFFSET, count // 2)))
 
 
+def _search_filtered(catalog: Catalog, rng: Random) -> Request:
+    """A common word with a random price bound or window, a random category, or both."""
+    query: dict[str, object] = {"search": rng.choice(ADJECTIVES)}
+    kind = rng.randrange(4)
+    if kind == 0:
+        # As in issue 13: a lower bound under every price, which removes no match.
+        query["min_price"] = f"{rng.uniform(0.01, 99.99):.2f}"
+    elif kind == 1:
+        query["min_price"], query["max_price"] = _price_range(catalog, rng, (2_000, 40_000))
+    else:
+        query["category"] = rng.choice(catalog.categories)[0]
+        if kind == 3:
+            query["min_price"], query["max_price"] = _price_range(catalog, rng, (2_000, 40_000))
+    return Request("GET", _products(**query))
+
+
 def _page_catalog(catalog: Catalog, rng: Random) -> Request:
     slug, count = rng.choice(catalog.categories)
     page = rng.randint(1, max(1, min(MAX_PAGE, count // PAGE_LIMIT)))
@@ -168,6 +187,17 @@ SCENARIOS = [
         "`/api/products/?search=<one of 24 adjectives, each in ~4%>` (relevance)",
         lambda _catalog, rng: Request("GET", _products(search=rng.choice(ADJECTIVES))),
         templated=False,
+    ),
+    Scenario(
+        "search-common-filtered",
+        "search-common-filtered",
+        "read",
+        "`/api/products/?search=<one of the 24 adjectives>` and, each a quarter of the requests:"
+        " `min_price=<0.01..99.99>` (removes none), `min_price=<r>&max_price=<r+2k..40k>`,"
+        " `category=<random>`, or both (relevance)",
+        _search_filtered,
+        templated=False,
+        pool_factor=10,
     ),
     Scenario(
         "search-rare",

@@ -154,6 +154,11 @@ def _in_name(word: str, dialect: str) -> ColumnElement[bool]:
     return position(_t.search_text, word).between(1, func.length(_t.name_key))
 
 
+def has_word(word: str) -> ColumnElement[bool]:
+    """True for products holding `word` itself as a word, in the name or the description."""
+    return _t.search_words.op("@@")(_tsquery("simple", word))
+
+
 def word_tiers(query: SearchQuery, word: str) -> list[ColumnElement[bool]]:
     """How `word` can match on PostgreSQL, best first; together they are exactly `match`.
 

@@ -271,3 +271,82 @@ def test_a_common_search_stops_ranking_every_match(
     pages = [sql for sql in sent if "FROM products" in sql and "count(" not in sql]
     assert pages and all("CASE WHEN" not in sql for sql in pages), pages
     assert any("walk" in sql for sql in pages), pages
+
+
+def _statements(app: Flask, query: dict[str, str], count_cap: int = 10_000) -> list[str]:
+    """The SQL a list request sends."""
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            catalog.list_products(parse_filters(MultiDict(query), count_cap), count_cap)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+    return sent
+
+
+def _analyze(app: Flask) -> None:
+    with app.app_context(), db.engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE products")
+        connection.commit()
+
+
+@pytest.mark.parametrize(
+    "params", [{"min_price": "101"}, {"min_price": "110", "max_price": "159"}, {}]
+)
+def test_a_fresh_process_walks_a_filtered_common_search(
+    common_word_shop: Flask, params: dict[str, str]
+) -> None:
+    """Which words are common is read from the database's statistics (ANALYZE, as the seed
+    runs it) and holds whatever the filters: the first filtered search of a common word in a
+    process that has counted nothing walks instead of ranking every match."""
+    _analyze(common_word_shop)
+    sent = _statements(common_word_shop, {"search": "складной", "limit": "5", **params})
+    pages = [sql for sql in sent if "FROM products" in sql and "count(" not in sql]
+    assert pages and all("CASE WHEN" not in sql for sql in pages), pages
+    assert any("walk" in sql for sql in pages), pages
+
+
+def test_a_filter_that_keeps_few_matches_does_not_walk(common_word_shop: Flask) -> None:
+    """The statistics say a price window keeps few of the word's matches: no walk is tried."""
+    _analyze(common_word_shop)
+    query = {"search": "складной", "limit": "5", "min_price": "157"}
+    sent = _statements(common_word_shop, query)
+    assert not any("walk" in sql for sql in sent), sent
+
+
+@pytest.mark.parametrize("count_cap", [3, 20, 39, 40, 41, 100])
+@pytest.mark.parametrize("params", [{"min_price": "101"}, {"max_price": "150"}])
+def test_filtered_common_totals_equal_full_counts(
+    common_word_shop: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+    count_cap: int,
+    params: dict[str, str],
+) -> None:
+    """Totals counted through the whole-word subset first equal those counted in full."""
+    _analyze(common_word_shop)
+    with common_word_shop.app_context():
+        # A product matching by substring only: in the full count, never in the subset.
+        inventory.create_products([ProductIn(name="Нескладнойстул", price=120, category="Мебель")])
+        db.session.commit()
+        filters = parse_filters(MultiDict({"search": "складной", "limit": "5", **params}), 100)
+        fast = catalog.list_products(filters, count_cap)
+        monkeypatch.setattr(common_search, "subset_conditions", lambda *_args: None)
+        common_search.hints().__init__()
+        full = catalog.list_products(filters, count_cap)
+    assert (fast.total, fast.total_exact) == (full.total, full.total_exact)
+    assert [item.id for item in fast.items] == [item.id for item in full.items]
+
+
+def test_a_searchs_price_bounds_are_written_into_its_statements(common_word_shop: Flask) -> None:
+    """Each price bound of a search gets its own plan (a generic one ANDs in a bitmap of the
+    whole price index); a plain list keeps its bounds as parameters."""
+    query = {"search": "складной", "min_price": "101.5", "max_price": "150"}
+    sent = [sql for sql in _statements(common_word_shop, query) if "FROM products" in sql]
+    assert sent and all("price >= 101.5" in sql and "price <= 150" in sql for sql in sent)
+    listed = _statements(common_word_shop, {"min_price": "101.5"})
+    assert not any("101.5" in sql for sql in listed), listed
