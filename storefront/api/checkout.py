@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from flask import Response, current_app, jsonify, url_for
-from flask_babel import get_locale
 
 from .. import checkout, idempotency
 from ..checkout_schemas import CheckoutIn, delivery_address
 from ..errors import ApiError, validation_error
 from ..extensions import db
+from ..order_placing import place_requested_order
 from ..ratelimit import CART, rate_limited
-from ..session_account import signed_in_customer_id
 from ..session_cart import current_token, pricing
 from . import bp
 from .body import parse_body_with_raw
@@ -59,24 +58,8 @@ def place_order() -> Response:
     claimed = claim_for_request(token, raw)
     if isinstance(claimed, Response):
         return claimed
-    details = checkout.CheckoutDetails(
-        email=data.email,
-        name=data.name,
-        phone=data.phone,
-        delivery_method=data.delivery.method,
-        address=address,
-        payment_method=data.payment,
-        comment=data.comment,
-    )
     try:
-        order = checkout.place_order(
-            token,
-            details,
-            data.expected_total,
-            pricing(),
-            str(get_locale()),
-            customer_id=signed_in_customer_id(),
-        )
+        order = place_requested_order(token, data, address)
     except checkout.CheckoutError as exc:
         db.session.rollback()
         if claimed is not None:

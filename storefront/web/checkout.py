@@ -15,7 +15,6 @@ from decimal import Decimal
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pydantic import ValidationError
@@ -24,9 +23,10 @@ from .. import checkout, idempotency
 from ..checkout_schemas import CheckoutIn, delivery_address, parse_amount
 from ..extensions import db
 from ..models.orders import DELIVERY_METHODS, PAYMENT_METHODS
+from ..order_placing import place_requested_order
 from ..orders import DELIVERY_TITLES, PAYMENT_TITLES
 from ..ratelimit import CART, rate_limited
-from ..session_account import signed_in_customer_id, signed_in_user
+from ..session_account import signed_in_user
 from ..session_cart import current_token, pricing
 from . import bp
 from .htmx import is_htmx, is_htmx_for
@@ -197,24 +197,8 @@ def place_order() -> ResponseReturnValue:
         return _page(form, [("error", _("Заказ ещё оформляется. Обновите страницу чуть позже."))])
     if isinstance(claimed, idempotency.Replay):
         return _placed(claimed.order_number or "")
-    details = checkout.CheckoutDetails(
-        email=data.email,
-        name=data.name,
-        phone=data.phone,
-        delivery_method=data.delivery.method,
-        address=delivery_address(data.delivery)[0],
-        payment_method=data.payment,
-        comment=data.comment,
-    )
     try:
-        order = checkout.place_order(
-            token,
-            details,
-            data.expected_total,
-            pricing(),
-            str(get_locale()),
-            customer_id=signed_in_customer_id(),
-        )
+        order = place_requested_order(token, data, delivery_address(data.delivery)[0])
     except checkout.CheckoutError as exc:
         db.session.rollback()
         idempotency.release(claimed)
