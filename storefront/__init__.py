@@ -90,11 +90,14 @@ def _engine_options(app: Flask) -> dict[str, Any]:
 
 def register_extensions(app: Flask) -> None:
     """Bind the database, migrations, CORS, CSRF protection and translations to `app`."""
+    from . import fastsql, session_cookie
     from .jsonio import DecimalJSONProvider
 
     app.json = DecimalJSONProvider(app)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app))
     db.init_app(app)
+    fastsql.register(app)
+    session_cookie.register(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
     cors.init_app(
         app,

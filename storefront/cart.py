@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, bindparam, delete, or_, select, text, update
 
+from . import fastsql
 from .catalog import PRODUCT_COLUMNS, ProductView
 from .extensions import db
 from .models import Cart, CartItem, Product
@@ -113,31 +114,36 @@ def new_token() -> str:
 # The two upserts are written as SQL text: SQLAlchemy never caches its dialect-specific
 # INSERT … ON CONFLICT constructs, and compiling them again on every add was half of an add's
 # CPU time. The same text runs on PostgreSQL and SQLite (3.35+: RETURNING).
-_TOUCH = text(
-    "INSERT INTO carts (token) VALUES (:token) "
-    "ON CONFLICT (token) DO UPDATE SET updated_at = CURRENT_TIMESTAMP "
-    "RETURNING id"
+_TOUCH = fastsql.Statement(
+    text(
+        "INSERT INTO carts (token) VALUES (:token) "
+        "ON CONFLICT (token) DO UPDATE SET updated_at = CURRENT_TIMESTAMP "
+        "RETURNING id"
+    )
 )
 # Adds a line or grows it, but only while the line stays within max_quantity and the product's
 # tracked stock, and a new line fits under max_lines: the limits hold inside the statement, so
 # nothing is read first (the cart row is locked, so the line's quantity cannot move meanwhile).
-_ADD = text(
-    "INSERT INTO cart_items (cart_id, product_id, quantity) "
-    "SELECT :cart_id, products.id, :quantity FROM products "
-    "WHERE products.id = :product_id AND (products.stock IS NULL OR products.stock >= "
-    " :quantity + COALESCE((SELECT quantity FROM cart_items"
-    " WHERE cart_id = :cart_id AND product_id = :product_id), 0)) AND ("
-    " (SELECT count(*) FROM cart_items WHERE cart_id = :cart_id) < :max_lines"
-    " OR EXISTS (SELECT 1 FROM cart_items WHERE cart_id = :cart_id AND product_id = :product_id)"
-    ") "
-    "ON CONFLICT (cart_id, product_id) DO UPDATE "
-    "SET quantity = cart_items.quantity + excluded.quantity "
-    "WHERE cart_items.quantity + excluded.quantity <= :max_quantity "
-    "RETURNING id"
+_ADD = fastsql.Statement(
+    text(
+        "INSERT INTO cart_items (cart_id, product_id, quantity) "
+        "SELECT :cart_id, products.id, :quantity FROM products "
+        "WHERE products.id = :product_id AND (products.stock IS NULL OR products.stock >= "
+        " :quantity + COALESCE((SELECT quantity FROM cart_items"
+        " WHERE cart_id = :cart_id AND product_id = :product_id), 0)) AND ("
+        " (SELECT count(*) FROM cart_items WHERE cart_id = :cart_id) < :max_lines"
+        " OR EXISTS (SELECT 1 FROM cart_items"
+        " WHERE cart_id = :cart_id AND product_id = :product_id)"
+        ") "
+        "ON CONFLICT (cart_id, product_id) DO UPDATE "
+        "SET quantity = cart_items.quantity + excluded.quantity "
+        "WHERE cart_items.quantity + excluded.quantity <= :max_quantity "
+        "RETURNING id"
+    )
 )
 # The tracked stock of a cart line's product (NULL: not tracked).
 _STOCK_OF_LINE = select(_p.stock).where(_p.id == _item.c.product_id).scalar_subquery()
-_LINES = (
+_LINES = fastsql.Statement(
     PRODUCT_COLUMNS.add_columns(_item.c.id.label("line_id"), _item.c.quantity)
     .join(_item, _item.c.product_id == _p.id)
     .join(_cart, _cart.c.id == _item.c.cart_id)
@@ -154,18 +160,18 @@ def _cart_id(token: str | None) -> int | None:
 
 def _touch_cart(token: str) -> int:
     """Create the cart or mark it changed; either way lock its row until commit."""
-    return db.session.execute(_TOUCH, {"token": token}).scalar_one()
+    return _TOUCH.scalar({"token": token})
 
 
 def get_cart(token: str | None) -> CartView:
     """The cart of `token`, in one query whatever its size; empty when there is none."""
     if not token:
         return EMPTY
-    rows = db.session.execute(_LINES, {"token": token})
     lines = []
-    for row in rows:
+    for row in _LINES.rows({"token": token}):
         product = ProductView(*row[:7])
-        lines.append(CartLine(row.line_id, product, row.quantity, product.price * row.quantity))
+        line_id, quantity = row[7], row[8]
+        lines.append(CartLine(line_id, product, quantity, product.price * quantity))
     return CartView(
         lines,
         sum(line.quantity for line in lines),
@@ -178,16 +184,15 @@ def add_to_cart(token: str, product_id: int, quantity: int, limits: CartLimits) 
     if quantity > limits.max_quantity:
         raise QuantityLimit(f"A line holds at most {limits.max_quantity} of a product.")
     cart_id = _touch_cart(token)
-    added = db.session.execute(
-        _ADD,
+    added = _ADD.first(
         {
             "cart_id": cart_id,
             "product_id": product_id,
             "quantity": quantity,
             "max_lines": limits.max_lines,
             "max_quantity": limits.max_quantity,
-        },
-    ).first()
+        }
+    )
     if added is None:
         raise _why_not_added(cart_id, product_id, quantity, limits)
     return get_cart(token)

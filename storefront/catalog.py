@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Numeric, Select, bindparam, func, literal, or_, select
 
-from . import catalog_version, common_search, counts, search, textfold
+from . import catalog_version, common_search, counts, fastsql, search, textfold
 from .extensions import db
 from .filters import ProductFilters
 from .models import Category, Product
@@ -62,7 +62,7 @@ class CategoryView:
 PRODUCT_COLUMNS: Select = select(
     _p.id, _p.name, _p.description, _p.price, _p.image, _c.name.label("category"), _p.stock
 ).join_from(Product.__table__, Category.__table__, _p.category_id == _c.id)
-_PRODUCT_BY_ID = PRODUCT_COLUMNS.where(_p.id == bindparam("product_id"))
+_PRODUCT_BY_ID = fastsql.Statement(PRODUCT_COLUMNS.where(_p.id == bindparam("product_id")))
 # A list's page carries the catalog version in a last column: the total it may take from the
 # cache is checked against it without a round trip of its own (see `catalog_version`).
 _PAGE_COLUMNS = PRODUCT_COLUMNS.add_columns(catalog_version.CURRENT.label("catalog_version"))
@@ -272,7 +272,7 @@ def _page_statement(
 
 def get_product(product_id: int) -> ProductView | None:
     """One product by id, or None."""
-    row = db.session.execute(_PRODUCT_BY_ID, {"product_id": product_id}).first()
+    row = _PRODUCT_BY_ID.first({"product_id": product_id})
     return ProductView(*row) if row else None
 
 

@@ -20,7 +20,7 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _AUTOCOMMIT_KEY = "storefront.autocommit"
 
 
-def _autocommit(engine: sa.engine.Engine) -> sa.engine.Engine:
+def autocommit_engine(engine: sa.engine.Engine) -> sa.engine.Engine:
     """The engine's autocommit twin, made once (it shares the engine's pool)."""
     twin = engine.__dict__.get(_AUTOCOMMIT_KEY)
     if twin is None:
@@ -46,5 +46,5 @@ class Session(FlaskSession):
             and has_request_context()
             and request.method in READ_ONLY_METHODS
         ):
-            return _autocommit(engine)
+            return autocommit_engine(engine)
         return engine

@@ -65,11 +65,15 @@ def https_configured() -> bool:
 def add_security_headers(response: Response) -> Response:
     """Set the security headers the response does not already carry."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", content_security_policy())
+    # One pass over the headers instead of a scan per header (`setdefault`).
+    present = {name.lower() for name, _value in headers.items()}
+    if "content-security-policy" not in present:
+        headers.add("Content-Security-Policy", content_security_policy())
     for name, value in STATIC_HEADERS.items():
-        headers.setdefault(name, value)
-    if https_configured():
-        headers.setdefault("Strict-Transport-Security", HSTS)
+        if name.lower() not in present:
+            headers.add(name, value)
+    if https_configured() and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", HSTS)
     return response
 
 

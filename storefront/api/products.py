@@ -21,13 +21,22 @@ PUBLIC_CACHE = "public, max-age=30"
 
 
 def _cached(response: Response) -> Response:
-    response.headers["Cache-Control"] = PUBLIC_CACHE
+    headers = response.headers
+    headers["Cache-Control"] = PUBLIC_CACHE
     # The CORS headers depend on the request's Origin (an unlisted one gets none), and
     # flask-cors says `Vary: Origin` only on some answers: a shared cache could store the
     # answer to an unlisted Origin and hand it to the real frontend, whose browser blocks it.
-    response.vary.add("Origin")
+    # (Written directly when it is the first: `response.vary` parses and rebuilds the header.)
+    if "Vary" in headers:
+        response.vary.add("Origin")
+    else:
+        headers["Vary"] = "Origin"
     response.add_etag()
-    return response.make_conditional(request)
+    # Only a revalidation can change the answer (to a 304); without one, werkzeug's conditional
+    # step would only add a Date header, which the server (gunicorn, werkzeug) sends anyway.
+    if "If-None-Match" in request.headers:
+        return response.make_conditional(request)
+    return response
 
 
 def _not_found(product_id: int) -> ApiError:
