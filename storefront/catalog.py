@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -9,14 +10,14 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Numeric, Select, bindparam, func, literal, or_, select
 
-from . import catalog_version, common_search, counts, fastsql, search, textfold
+from . import catalog_version, common_search, counts, fastsql, list_shapes, search, textfold
 from .extensions import db
 from .filters import ProductFilters
 from .models import Category, Product
 
 _p = Product.__table__.c
 _c = Category.__table__.c
-# From this offset on, a page is found by id first (see `_page_statement`).
+# From this offset on, a list's page is found by id first (see `list_shapes`).
 DEFERRED_FROM = 200
 
 
@@ -110,45 +111,92 @@ def resolve_categories(values: tuple[str, ...]) -> list[int]:
     return sorted(ids)
 
 
+# Built once: making these expressions was a tenth of a list's CPU time.
+_ORDERS = {
+    "price": [_p.price, _p.id],
+    "-price": [_p.price.desc(), _p.id],
+    "name": [_p.name_key, _p.id],
+    "-name": [_p.name_key.desc(), _p.id],
+    "newest": [_p.created_at.desc(), _p.id.desc()],
+}
+
+
 def _order(filters: ProductFilters, query: search.SearchQuery | None, dialect: str) -> list:
     if filters.sort == "relevance" and query is not None:
         return [*search.relevance(query, dialect), _p.id]
-    return {
-        "price": [_p.price, _p.id],
-        "-price": [_p.price.desc(), _p.id],
-        "name": [_p.name_key, _p.id],
-        "-name": [_p.name_key.desc(), _p.id],
-        "newest": [_p.created_at.desc(), _p.id.desc()],
-    }.get(filters.sort, [_p.name_key, _p.id])
+    return _ORDERS.get(filters.sort, _ORDERS["name"])
 
 
 def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
     """The page of products `filters` asks for, with a total capped at `count_cap`."""
-    conditions = []
     category_ids: list[int] = []
     if filters.categories:
         category_ids = resolve_categories(filters.categories)
         if not category_ids:
             return ProductPage([], 0, True, filters.limit, filters.offset)
+    if not filters.search:
+        return _list_without_words(filters, category_ids, count_cap)
+    return _search(filters, category_ids, count_cap)
+
+
+def _list_without_words(
+    filters: ProductFilters, category_ids: list[int], count_cap: int
+) -> ProductPage:
+    """A list without search words: its shape's statements (see `list_shapes`)."""
+    shape = list_shapes.shape_of(filters, len(category_ids), DEFERRED_FROM)
+    statements = list_shapes.statements(shape, _PAGE_COLUMNS, _order(filters, None, ""))
+    rows = statements.page.rows(list_shapes.page_parameters(filters, category_ids))
+    items = [ProductView(*row[:-1]) for row in rows]
+    version = rows[0][-1] if rows else None
+    key = (tuple(category_ids), filters.min_price, filters.max_price, None, filters.in_stock)
+    count = {**list_shapes.count_parameters(filters, category_ids), "cap": count_cap + 1}
+    total, version = _total(
+        filters, items, version, (*key, count_cap), lambda: statements.count.scalar(count)
+    )
+    return ProductPage(
+        items, min(total, count_cap), total <= count_cap, filters.limit, filters.offset, version
+    )
+
+
+def _total(
+    filters: ProductFilters,
+    items: list[ProductView],
+    version: int | None,
+    key: tuple,
+    count: Callable[[], int],
+) -> tuple[int, int | None]:
+    """The list's total (capped by `count`), and the catalog version it was taken at.
+
+    On the last page the total is known without counting; otherwise it comes from the counts
+    cache at the page's version, or from `count`.
+    """
+    if (items and len(items) < filters.limit) or (not items and filters.offset == 0):
+        return filters.offset + len(items), version
+    if filters.in_stock:
+        # Every checkout changes stock without bumping the catalog version: count afresh.
+        version = None
+    elif version is None:
+        # An empty page past the end brought no version back; it must precede the count.
+        version = catalog_version.read_catalog_version()
+    return counts.cache().get(key, version, count), version
+
+
+def _search(filters: ProductFilters, category_ids: list[int], count_cap: int) -> ProductPage:
+    """A list with search words: ranked, walked when common (see `common_search`)."""
+    conditions = []
+    if category_ids:
         conditions.append(_p.category_id.in_(category_ids))
     if filters.min_price is not None:
-        conditions.append(_p.price >= _price_bound(filters.min_price, filters))
+        conditions.append(_p.price >= _price_bound(filters.min_price))
     if filters.max_price is not None:
-        conditions.append(_p.price <= _price_bound(filters.max_price, filters))
+        conditions.append(_p.price <= _price_bound(filters.max_price))
     if filters.in_stock:
         conditions.append(or_(_p.stock.is_(None), _p.stock > 0))
     dialect = _dialect()
-    query = None
-    if filters.search:
-        query = search.prepare(search.SearchQuery.parse(filters.search), dialect)
-    words = query.text if query is not None else None
+    query = search.prepare(search.SearchQuery.parse(filters.search or ""), dialect)
+    words = query.text
     key = (tuple(category_ids), filters.min_price, filters.max_price, words, filters.in_stock)
-    walkable = (
-        dialect == "postgresql"
-        and query is not None
-        and bool(query.words)
-        and filters.sort == "relevance"
-    )
+    walkable = dialect == "postgresql" and bool(query.words) and filters.sort == "relevance"
 
     items = None
     walked = False
@@ -158,13 +206,11 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
     walk_key = (words, tuple(category_ids))
     outlook = common_search.Outlook(False, False)
     if walkable and common_search.hints().worth_walking(walk_key, end):
-        assert query is not None
         outlook = common_search.outlook(
             query, category_ids, filters.min_price, filters.max_price, end, count_cap
         )
     walk = outlook.walk
     if walk:
-        assert query is not None
         page = common_search.best_tier_page(
             query, conditions, _PAGE_COLUMNS, filters.limit, filters.offset
         )
@@ -180,41 +226,31 @@ def list_products(filters: ProductFilters, count_cap: int) -> ProductPage:
     # those holding every query word as a word: a subset found without the trigram index.
     subset = None
     if walked and filtered and outlook.many:
-        assert query is not None
         subset = common_search.subset_conditions(query, conditions)
-    if query is not None:
-        conditions.append(search.match(query, dialect))
-    if (items and len(items) < filters.limit) or (not items and filters.offset == 0):
-        # The last page: the total is known without counting.
-        total = filters.offset + len(items)
-    else:
-        if filters.in_stock:
-            # Every checkout changes stock without bumping the catalog version: count afresh.
-            version = None
-        elif version is None:
-            # An empty page past the end brought no version back; it must precede the count.
-            version = catalog_version.read_catalog_version()
-        total = counts.cache().get(
-            (*key, count_cap), version, lambda: _count(conditions, count_cap, subset)
-        )
+    conditions.append(search.match(query, dialect))
+    total, version = _total(
+        filters,
+        items,
+        version,
+        (*key, count_cap),
+        lambda: _count(conditions, count_cap, subset),
+    )
     if walkable and not filtered:
         common_search.hints().counted(words, total)
     exact = total <= count_cap
     return ProductPage(items, min(total, count_cap), exact, filters.limit, filters.offset, version)
 
 
-def _price_bound(price: Decimal, filters: ProductFilters) -> Any:
-    """A price bound: bound as a parameter, but written into a search's statements.
+def _price_bound(price: Decimal) -> Any:
+    """A search's price bound, written into its statements as a number literal.
 
     A search's statements with a price bound are planned for each bound: psycopg prepares a
     statement after 5 runs, and PostgreSQL's generic plan then cannot see how much of the
     price index the bound keeps; for a search it ANDed in a bitmap of the whole range (a
     count of a common word in a price window: ~45 ms with its own plan, 150–200 ms generic).
-    The value is a validated Decimal, rendered as a number literal.
+    The value is a validated Decimal. (A list without words binds it: `list_shapes`.)
     """
-    if filters.search:
-        return literal(price, Numeric(12, 2), literal_execute=True)
-    return price
+    return literal(price, Numeric(12, 2), literal_execute=True)
 
 
 def _read_page(statement: Select) -> tuple[list[ProductView], int | None]:
@@ -243,28 +279,12 @@ def _capped_count(conditions: list, count_cap: int) -> int:
 
 
 def _page_statement(
-    filters: ProductFilters, conditions: list, query: search.SearchQuery | None, dialect: str
+    filters: ProductFilters, conditions: list, query: search.SearchQuery, dialect: str
 ) -> Select:
-    """SELECT of one page of products, the catalog version in its last column."""
-    order = _order(filters, query, dialect)
-    if query is not None:
-        conditions = [*conditions, search.match(query, dialect)]
-    elif filters.offset >= DEFERRED_FROM:
-        # A deferred join: OFFSET skips rows inside an index-only scan of ids, and only the
-        # page's own rows are read from the table (OFFSET 10 000 read 10 020 rows: 45 ms cold
-        # cache 2.6 s, against 2.5 ms).
-        page = (
-            select(_p.id)
-            .where(*conditions)
-            .order_by(*order)
-            .limit(filters.limit)
-            .offset(filters.offset)
-            .subquery("page")
-        )
-        return _PAGE_COLUMNS.join(page, page.c.id == _p.id).order_by(*order)
+    """SELECT of one page of a search, the catalog version in its last column."""
     return (
-        _PAGE_COLUMNS.where(*conditions)
-        .order_by(*order)
+        _PAGE_COLUMNS.where(*conditions, search.match(query, dialect))
+        .order_by(*_order(filters, query, dialect))
         .limit(filters.limit)
         .offset(filters.offset)
     )
