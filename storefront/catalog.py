@@ -67,7 +67,7 @@ _PRODUCT_BY_ID = fastsql.Statement(PRODUCT_COLUMNS.where(_p.id == bindparam("pro
 # A list's page carries the catalog version in a last column: the total it may take from the
 # cache is checked against it without a round trip of its own (see `catalog_version`).
 _PAGE_COLUMNS = PRODUCT_COLUMNS.add_columns(catalog_version.CURRENT.label("catalog_version"))
-_CATEGORIES = (
+_CATEGORIES = fastsql.Statement(
     select(_c.name, _c.slug, _c.product_count)
     .where(_c.product_count > 0)
     .order_by(_c.name_key, _c.id)
@@ -308,5 +308,5 @@ def list_categories(version: int | None = None) -> list[CategoryView]:
     return counts.cache().get(
         "categories",
         version,
-        lambda: [CategoryView(*row) for row in db.session.execute(_CATEGORIES)],
+        lambda: [CategoryView(*row) for row in _CATEGORIES.rows()],
     )

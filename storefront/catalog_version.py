@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from sqlalchemy import ScalarSelect, select, text
 
+from . import fastsql
 from .extensions import db
 from .models import CatalogVersion
 
@@ -29,6 +30,7 @@ BUMP = text("UPDATE catalog_version SET version = version + 1")
 _VERSION = CatalogVersion.__table__.c.version
 _READ = select(_VERSION)
 CURRENT: ScalarSelect[int] = _READ.scalar_subquery()
+_READ_NOW = fastsql.Statement(_READ)
 
 
 def bump_catalog_version() -> None:
@@ -38,4 +40,4 @@ def bump_catalog_version() -> None:
 
 def read_catalog_version() -> int | None:
     """The committed version (None without its row: nothing may then be cached)."""
-    return db.session.execute(_READ).scalar()
+    return _READ_NOW.scalar()

@@ -18,10 +18,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, insert, select, text, update
 
-from . import cart, orders
+from . import cart, fastsql, orders
 from .extensions import db
 from .models import CartItem, Order, OrderLine, Product
 from .models.orders import DELIVERY_METHODS
@@ -128,7 +129,7 @@ def quote(token: str | None, pricing: Pricing) -> Quote:
 
 
 # The cart's lines with what the order needs of their products, locked in product id order.
-_LOCKED_LINES = (
+_LOCKED_LINES = fastsql.Statement(
     select(
         _item.c.id.label("item_id"),
         _item.c.quantity,
@@ -143,14 +144,26 @@ _LOCKED_LINES = (
     .with_for_update(of=_p, key_share=True)
 )
 # Locks the cart row until commit (SQLite: takes the database's write lock) and finds its id.
-_LOCK_CART = text(
-    "UPDATE carts SET updated_at = CURRENT_TIMESTAMP WHERE token = :token RETURNING id"
+_LOCK_CART = fastsql.Statement(
+    text("UPDATE carts SET updated_at = CURRENT_TIMESTAMP WHERE token = :token RETURNING id")
 )
+_EMPTY_CART = fastsql.Statement(delete(_item).where(_item.c.cart_id == bindparam("cart_id")))
 _TAKE_STOCK = (
     update(_p)
     .where(_p.c.id == bindparam("pid"), _p.c.stock >= bindparam("quantity"))
     .values(stock=_p.c.stock - bindparam("quantity"))
 )
+
+
+class _Line(NamedTuple):
+    """A locked cart line (`_LOCKED_LINES`'s columns, in order)."""
+
+    item_id: int
+    quantity: int
+    product_id: int
+    name: str
+    price: Decimal
+    stock: int | None
 
 
 def place_order(
@@ -166,10 +179,10 @@ def place_order(
     Stock is checked before price. Raises CartEmpty, OutOfStock or PriceChanged, having
     written nothing the caller must keep (it rolls back).
     """
-    cart_id = db.session.execute(_LOCK_CART, {"token": token}).scalar() if token else None
+    cart_id = _LOCK_CART.scalar({"token": token}) if token else None
     if cart_id is None:
         raise CartEmpty("The cart is empty.")
-    lines = db.session.execute(_LOCKED_LINES, {"cart_id": cart_id}).all()
+    lines = [_Line(*row) for row in _LOCKED_LINES.rows({"cart_id": cart_id})]
     if not lines:
         raise CartEmpty("The cart is empty.")
     short = [
@@ -233,7 +246,7 @@ def place_order(
             for item in items
         ],
     )
-    db.session.execute(delete(_item).where(_item.c.cart_id == cart_id))
+    _EMPTY_CART.execute({"cart_id": cart_id})
     view = OrderView(
         id=order_id,
         number=number,
@@ -272,18 +285,20 @@ _ORDER_COLUMNS = (
 )  # fmt: skip
 # Text, not Core: a clash of numbers must not abort the transaction (a savepoint would cost
 # two more round trips), and SQLAlchemy does not cache its dialect ON CONFLICT constructs.
-_INSERT_ORDER = text(
-    f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + name for name in _ORDER_COLUMNS)}) "
-    "ON CONFLICT (number) DO NOTHING RETURNING id"
-).bindparams(*(bindparam(name, type_=_order.c[name].type) for name in _ORDER_COLUMNS))
+_INSERT_ORDER = fastsql.Statement(
+    text(
+        f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) "
+        f"VALUES ({', '.join(':' + name for name in _ORDER_COLUMNS)}) "
+        "ON CONFLICT (number) DO NOTHING RETURNING id"
+    ).bindparams(*(bindparam(name, type_=_order.c[name].type) for name in _ORDER_COLUMNS))
+)
 
 
 def _insert_order(values: dict[str, object]) -> tuple[int, str]:
     """Insert the order under a fresh number (a clash, about 1 in 10^11, draws again)."""
     for _ in range(NUMBER_ATTEMPTS):
         number = new_number()
-        order_id = db.session.execute(_INSERT_ORDER, {**values, "number": number}).scalar()
+        order_id = _INSERT_ORDER.scalar({**values, "number": number})
         if order_id is not None:
             return order_id, number
     raise RuntimeError("could not draw a free order number")

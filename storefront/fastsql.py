@@ -19,12 +19,12 @@ or `Row`s: read them by position.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import types
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ClauseElement
 
 from .dbsession import READ_ONLY_METHODS, autocommit_engine
@@ -48,8 +48,21 @@ def _plain(type_: types.TypeEngine[Any]) -> bool:
     return isinstance(type_, _PLAIN_TYPES)
 
 
-def _direct_sql(clause: ClauseElement, dialect: Dialect) -> str | None:
-    """The SQL to send `clause` as, straight to the cursor; None when it must go through Core."""
+@dataclass(frozen=True, slots=True)
+class _Direct:
+    """What goes to the cursor: the SQL, and the values the statement itself holds."""
+
+    sql: str
+    # Values written in the statement (`product_count > 0` binds its 0), merged under the
+    # caller's parameters; empty for most statements.
+    fixed: dict[str, Any]
+
+    def parameters(self, params: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        return {**self.fixed, **(params or {})} if self.fixed else params
+
+
+def _direct(clause: ClauseElement, dialect: Dialect) -> _Direct | None:
+    """How to send `clause` straight to the cursor; None when it must go through Core."""
     if dialect.name != "postgresql" or dialect.driver != "psycopg":
         return None
     compiled = clause.compile(dialect=dialect)
@@ -60,30 +73,8 @@ def _direct_sql(clause: ClauseElement, dialect: Dialect) -> str | None:
     columns = getattr(clause, "selected_columns", ())
     if not all(_plain(column.type) for column in columns):
         return None
-    return compiled.string
-
-
-def _wrapped(
-    error: Exception, connection: Connection, sql: str, params: Any, cursor: Any
-) -> DBAPIError:
-    """The error as SQLAlchemy would raise it (so a lost database is a 503, not a 500).
-
-    A connection the database dropped is invalidated, as Core does, so the pool opens a new
-    one instead of handing the dead one to the next request.
-    """
-    dialect = connection.dialect
-    dbapi_connection = connection.connection.dbapi_connection
-    disconnected = dialect.is_disconnect(error, dbapi_connection, cursor)  # type: ignore[arg-type]
-    if disconnected:
-        connection.invalidate(error)
-    return DBAPIError.instance(
-        sql,
-        params,
-        error,
-        dialect.loaded_dbapi.Error,
-        connection_invalidated=disconnected,
-        dialect=dialect,
-    )
+    fixed = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+    return _Direct(compiled.string, fixed)
 
 
 def _connection() -> Connection:
@@ -116,34 +107,43 @@ class Statement:
     def __init__(self, clause: ClauseElement) -> None:
         self.clause = clause
         # Per dialect name: the SQL to send directly, or None to go through the session.
-        self._sql: dict[str, str | None] = {}
+        self._sql: dict[str, _Direct | None] = {}
 
-    def _cursor_sql(self) -> tuple[Connection, str | None]:
+    def _cursor_sql(self) -> tuple[Connection, _Direct | None]:
         connection = _connection()
         dialect = connection.dialect
         try:
-            sql = self._sql[dialect.name]
+            direct = self._sql[dialect.name]
         except KeyError:
-            sql = self._sql[dialect.name] = _direct_sql(self.clause, dialect)
-        return connection, sql
+            direct = self._sql[dialect.name] = _direct(self.clause, dialect)
+        return connection, direct
 
     def rows(self, params: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]:
         """Every row of the statement."""
-        connection, sql = self._cursor_sql()
+        connection, direct = self._cursor_sql()
         # Something listens to the statements sent (the tests that count round trips or read
         # plans): let Core send it, so they hear it. It sends the same SQL.
-        if sql is None or connection.dispatch.before_cursor_execute:
+        if direct is None or connection.dispatch.before_cursor_execute:
             result = connection.execute(self.clause, params)
             return result.all() if result.returns_rows else []
+        sql, params = direct.sql, direct.parameters(params)
         dbapi_connection = connection.connection.dbapi_connection
         cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description is not None else []
-        except connection.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(error, connection, sql, params, cursor) from error
+        except BaseException as error:
+            # Core's own handling, as if it had sent the statement: the error wrapped (a lost
+            # database is an OperationalError, a 503), a dropped connection invalidated with
+            # every other pooled one opened before it, an interrupted one never reused.
+            connection._handle_dbapi_exception(error, sql, params, cursor, None)
+            raise  # not reached: the call above raises
         finally:
             cursor.close()
+
+    def execute(self, params: Mapping[str, Any] | None = None) -> None:
+        """Run a statement that returns no rows."""
+        self.rows(params)
 
     def first(self, params: Mapping[str, Any] | None = None) -> Sequence[Any] | None:
         """The first row, or None."""
