@@ -27,6 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, insert, select, text, update
 
+from . import fastsql
 from .extensions import db
 from .models import Cart, Customer, PasswordReset, SignIn
 from .orders import email_key
@@ -208,7 +209,7 @@ def start_sign_in(customer_id: int) -> str:
 
 # One indexed lookup per signed-in request: the sign-in (by primary key), its customer, and
 # the customer's cart.
-_SIGNED_IN = (
+_SIGNED_IN = fastsql.Statement(
     select(*_COLUMNS, _cart.c.token.label("cart_token"))
     .select_from(_s)
     .join(_c, _c.c.id == _s.c.customer_id)
@@ -223,10 +224,8 @@ _SIGNED_IN = (
 
 def signed_in(customer_id: int, token: str) -> SignedIn | None:
     """The live sign-in of this cookie's customer and token, or None (ended or forged)."""
-    row = db.session.execute(
-        _SIGNED_IN, {"token_hash": digest(token), "customer_id": customer_id}
-    ).first()
-    return SignedIn(_view(row), row.cart_token) if row else None
+    row = _SIGNED_IN.first({"token_hash": digest(token), "customer_id": customer_id})
+    return SignedIn(CustomerView(*row[:5]), row[5]) if row else None
 
 
 def end_sign_in(token: str) -> None:

@@ -11,6 +11,7 @@ from flask import current_app, session
 from . import cart, checkout
 from .cart_merge import merge_guest_cart
 from .session_account import signed_in_user
+from .session_cookie import needs_refresh
 
 SESSION_KEY = "cart"
 
@@ -36,9 +37,12 @@ def token_for_write() -> str:
     if token is None:
         token = cart.new_token()
         session[SESSION_KEY] = token
-    session.permanent = True
-    # Re-send the cookie so its 30-day lifetime starts again from this change.
-    session.modified = True
+        session.permanent = True
+    elif needs_refresh(session):
+        # Re-send the cookie so its 30-day lifetime starts again from this change (at most
+        # once a day: signing it again on every add cost ~0.1 ms of each).
+        session.permanent = True
+        session.modified = True
     return token
 
 

@@ -3,13 +3,23 @@
 Flask builds a new `URLSafeTimedSerializer` (and its signer) for every request that opens or
 saves a session, ~40 µs of a request that reads one row. The serializer depends only on the
 secret keys, the salt and the digest, so it is kept until the keys change.
+
+The session also remembers when its cookie was signed (`signed_at`), so that a change can
+re-send the cookie to restart its lifetime only when that is worth a signature
+(`needs_refresh`): once a day, not on every cart add.
 """
 
 from __future__ import annotations
 
-from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import URLSafeTimedSerializer
+import time
+
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+# A cookie signed longer ago than this is re-sent by the next change (its lifetime restarts).
+REFRESH_AFTER_SECONDS = 24 * 3600
+_SIGNED_AT = "signed_at"
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -26,6 +36,29 @@ class SessionInterface(SecureCookieSessionInterface):
             self._serializer = super().get_signing_serializer(app)
             self._keys = keys
         return self._serializer
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Flask's session from the cookie, and when the cookie was signed (None: no cookie)."""
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        try:
+            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        session = self.session_class(data)
+        setattr(session, _SIGNED_AT, signed_at.timestamp())
+        return session
+
+
+def needs_refresh(session: SessionMixin) -> bool:
+    """Whether the session's cookie is new, or was signed over a day ago."""
+    signed_at = getattr(session, _SIGNED_AT, None)
+    return signed_at is None or time.time() - signed_at > REFRESH_AFTER_SECONDS
 
 
 def register(app: Flask) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import itsdangerous.timed
 import pytest
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
@@ -627,6 +629,25 @@ def test_cookie_flags(client: FlaskClient, products: list[int]) -> None:
         expires = datetime.strptime(cookie["expires"], "%a, %d %b %Y %H:%M:%S GMT")
         lifetime = expires.replace(tzinfo=UTC) - datetime.now(UTC)
     assert abs(lifetime - THIRTY_DAYS) < timedelta(minutes=5)
+
+
+def test_a_change_restarts_the_cookie_lifetime_once_a_day(
+    app: Flask, client: FlaskClient, products: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change re-sends a cookie signed over a day ago (30 days again), not a fresh one."""
+    add(client, products[0])
+    assert "set-cookie" not in add(client, products[1]).headers, "a fresh cookie is re-sent"
+    token = sql(app, "SELECT token FROM carts")
+    serializer = app.session_interface.get_signing_serializer(app)
+    two_days_ago = time.time() - 2 * 24 * 3600
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: two_days_ago)
+    old = serializer.dumps({"cart": token, "_permanent": True})
+    monkeypatch.undo()
+    client.set_cookie(COOKIE, old)
+    assert "set-cookie" not in client.get(CART).headers, "a read re-sends the cookie"
+    cookie = set_cookie(add(client, products[2]))
+    assert serializer.loads(cookie["value"], max_age=60) == {"cart": token, "_permanent": True}
+    assert lines(client) == [(products[0], 1), (products[1], 1), (products[2], 1)]
 
 
 def test_cookie_is_secure_when_configured(
