@@ -1,0 +1,98 @@
+"""Hot statements sent straight to the driver (storefront/fastsql.py) answer as Core would.
+
+On PostgreSQL the hot statements skip SQLAlchemy's execution (issue 13); these tests hold
+them to the same answers, errors and connection handling as Core, on both databases.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from decimal import Decimal
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import bindparam, exc, literal_column, select, text
+
+import storefront
+from storefront import fastsql, list_shapes
+from storefront.catalog import _ORDERS, _PAGE_COLUMNS
+from storefront.extensions import db
+from storefront.filters import ProductFilters
+from tests.factories import create_products, product_data
+
+
+def hot_statements() -> dict[str, fastsql.Statement]:
+    """Every `fastsql.Statement` the app's modules define, by module and name."""
+    found = {}
+    for module_info in pkgutil.walk_packages(storefront.__path__, "storefront."):
+        module = importlib.import_module(module_info.name)
+        for name, value in vars(module).items():
+            if isinstance(value, fastsql.Statement):
+                found[f"{module_info.name}.{name}"] = value
+    return found
+
+
+def test_the_hot_statements_skip_core_on_postgresql(app: Flask, backend: str) -> None:
+    """Each is sent straight to psycopg's cursor; on SQLite each goes through Core."""
+    statements = hot_statements()
+    assert len(statements) >= 10, sorted(statements)
+    with app.app_context():
+        dialect = db.engine.dialect
+        for name, statement in statements.items():
+            direct = fastsql._direct(statement.clause, dialect)
+            assert (direct is not None) == (backend == "postgresql"), name
+
+
+def test_a_page_reads_the_same_rows_as_through_core(app: Flask, client: FlaskClient) -> None:
+    """A list's page (prices, a missing stock, Cyrillic names) equals Core's rows."""
+    create_products(
+        client,
+        [
+            product_data(name=f"Стул {n}", price=float(f"{n}.5{n}"), stock=None if n % 2 else n)
+            for n in range(1, 8)
+        ],
+    )
+    filters = ProductFilters(min_price=Decimal("2.5"), max_price=Decimal("6.6"), sort="price")
+    shape = list_shapes.shape_of(filters, 0, 200)
+    statements = list_shapes.statements(shape, _PAGE_COLUMNS, _ORDERS["price"])
+    values = list_shapes.page_parameters(filters, [])
+    with app.test_request_context("/api/products/"):
+        direct = [tuple(row) for row in statements.page.rows(values)]
+        core = [tuple(row) for row in db.session.execute(statements.page.clause, values)]
+    assert direct == core
+    assert [row[1] for row in direct] == [f"Стул {n}" for n in range(2, 7)]
+    assert [row[3] for row in direct] == [Decimal(f"{n}.5{n}") for n in range(2, 7)]
+    assert [row[6] for row in direct] == [2, None, 4, None, 6]
+
+
+def test_values_written_in_a_statement_are_sent(app: Flask) -> None:
+    """A literal in the statement (`> 0` binds its 0) reaches the database with it."""
+    statement = fastsql.Statement(
+        select(literal_column("1")).where(bindparam("a", 2) > 0, bindparam("b") > 1)
+    )
+    with app.test_request_context("/"):
+        assert statement.scalar({"b": 5}) == 1
+        assert statement.scalar({"b": 0}) is None
+
+
+def test_a_database_error_is_sqlalchemys(app: Flask) -> None:
+    """Errors come as SQLAlchemy's (what the 503 handler and callers catch), not the driver's."""
+    statement = fastsql.Statement(text("SELECT missing FROM products WHERE id = :id"))
+    with app.test_request_context("/"), pytest.raises(exc.DBAPIError):
+        statement.scalar({"id": 1})
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_the_connection_goes_back_when_the_request_ends(app: Flask, method: str) -> None:
+    """A read-only request's own connection, or the session's, is back in the pool after it."""
+    statement = fastsql.Statement(text("SELECT :n"))
+    with app.app_context():
+        pool = db.engine.pool
+        before = pool.checkedout()
+    for n in range(20):
+        with app.test_request_context("/", method=method):
+            assert statement.scalar({"n": n}) == n
+    with app.app_context():
+        assert pool.checkedout() == before
