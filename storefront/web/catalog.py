@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, current_app, make_response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -12,6 +14,7 @@ from .filter_form import (
     FIELD_ANCHORS,
     FIELD_LABELS,
     SORT_CHOICES,
+    FilterForm,
     read_filter_form,
     safe_catalog_query,
 )
@@ -25,6 +28,17 @@ def catalog_url(query: str) -> str:
     """The catalog's URL with a query string (already encoded)."""
     base = url_for("web.catalog")
     return f"{base}?{query}" if query else base
+
+
+def page_url_maker(form: FilterForm) -> Callable[[int], str]:
+    """The URL of each page of the form's list: `catalog_url(form.query(page=n))`, built once.
+
+    `query` puts `page` last and leaves it out for page 1, so the other pages only append it.
+    """
+    query = form.query(page=1)
+    first = catalog_url(query)
+    joiner = "&" if query else "?"
+    return lambda page: first if page == 1 else f"{first}{joiner}page={page}"
 
 
 def product_url_parts(back: str) -> tuple[str, str]:
@@ -50,6 +64,7 @@ def catalog() -> ResponseReturnValue:
         "result": result,
         "pager": make_pager(form.page, result, count_cap),
         "catalog_url": catalog_url,
+        "page_url": page_url_maker(form),
         "results_id": RESULTS_ID,
         "product_url_head": product_url_head,
         "product_url_tail": product_url_tail,
