@@ -16,7 +16,10 @@ from . import (  # noqa: E402  (the modules attach their routes to bp)
     layout,
     orders,
 )
+from .template_gettext import install_template_gettext  # noqa: E402
 
 bp.after_request(htmx.html_is_private)
+# After Flask-Babel's init_app (create_app binds extensions before blueprints), which this replaces.
+bp.record_once(lambda state: install_template_gettext(state.app))
 
 __all__ = ["account", "bp", "cart", "catalog", "checkout", "htmx", "language", "layout", "orders"]

@@ -18,6 +18,8 @@ from babel.numbers import (
 )
 from flask import current_app
 from flask_babel import get_locale, to_user_timezone
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from ..accounts import CustomerView
 from ..cart import get_cart
@@ -31,10 +33,9 @@ from .navigation import this_page
 # Babel's patterns, not a hand-written formatter: each locale's own currency pattern, without
 # the decimals for whole amounts: "2 599 ₽" and "2 599,50 ₽" in Russian (no-break spaces),
 # "RUB 2,599" and "RUB 2,599.50" in English.
-@bp.app_template_filter("money")
-def format_money(value: Decimal, currency: str | None = None) -> str:
-    """A price for people in the interface's locale and the store's currency."""
-    locale = get_locale()
+def format_money(value: Decimal, currency: str | None = None, locale: Locale | None = None) -> str:
+    """A price for people in the interface's (or the given) locale and the store's currency."""
+    locale = locale or get_locale()
     currency = currency or current_app.config["STORE_CURRENCY"]
     whole = value == value.to_integral_value()
     parts = _money_parts(locale, currency)
@@ -86,6 +87,23 @@ def _money_pattern(locale: Locale, currency: str, whole: bool) -> NumberPattern:
     return pattern
 
 
+# The filters take the locale the page renders in from its context (layout_context puts it
+# there once): get_locale() per call was most of a price's or a count's cost, and a catalog
+# page formats 20 prices and 50 category counts. Macros imported without context ask it.
+@bp.app_template_filter("money")
+@pass_context
+def money_filter(context: Context, value: Decimal, currency: str | None = None) -> str:
+    """`format_money` in the page's locale."""
+    return format_money(value, currency, context.get("interface_locale"))
+
+
+@bp.app_template_filter("count")
+@pass_context
+def count_filter(context: Context, value: int, exact: bool = True) -> str:
+    """`format_count` in the page's locale."""
+    return format_count(value, exact, context.get("interface_locale"))
+
+
 @bp.app_template_filter("datetime")
 def format_moment(value: datetime) -> str:
     """A moment for people: to the minute, in the shop's time zone and the interface's locale."""
@@ -98,10 +116,9 @@ def format_moment(value: datetime) -> str:
     )
 
 
-@bp.app_template_filter("count")
-def format_count(value: int, exact: bool = True) -> str:
+def format_count(value: int, exact: bool = True, locale: Locale | None = None) -> str:
     """A count for people: `10 000`, and `10 000+` when the count stopped at the cap."""
-    text = _decimal(value, get_locale())
+    text = _decimal(value, locale or get_locale())
     return text if exact else f"{text}+"
 
 
@@ -130,8 +147,14 @@ def layout_context() -> dict[str, object]:
     return {
         "header_cart_count": header_cart_count,
         "signed_in_customer": signed_in_customer,
+        "interface_locale": locale,
         "locale_code": str(locale),
         "languages": LANGUAGES,
         "this_page": this_page,
-        "currency_symbol": get_currency_symbol(current_app.config["STORE_CURRENCY"], locale),
+        "currency_symbol": _currency_symbol(current_app.config["STORE_CURRENCY"], locale),
     }
+
+
+@lru_cache(maxsize=64)
+def _currency_symbol(currency: str, locale: Locale) -> str:
+    return get_currency_symbol(currency, locale)

@@ -161,6 +161,14 @@ def test_fragment_updates_field_messages_out_of_band(client: FlaskClient, demo) 
     assert '<p id="results-status" hx-swap-oob="innerHTML">Найдено товаров: 20</p>' in html
 
 
+@pytest.mark.parametrize("headers", [{}, htmx("catalog-results")])
+def test_the_search_words_in_the_title_are_escaped(client: FlaskClient, demo, headers) -> None:
+    html = client.get("/?search=<b>x</b>", headers=headers).get_data(as_text=True)
+    assert "<b>" not in html
+    assert "<title>«&lt;b&gt;x&lt;/b&gt;» — поиск — Storefront</title>" in html
+    assert '<h1 id="results-title">«&lt;b&gt;x&lt;/b&gt;» — поиск</h1>' in html
+
+
 def test_empty_result_says_what_to_try(client: FlaskClient, demo) -> None:
     html = client.get("/?search=несуществующийтовар").get_data(as_text=True)
     assert "Ничего не нашлось" in html
