@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid, parseaddr
 
 from flask import current_app
-from sqlalchemy import Row, delete, func, select, text, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, text, update
 
+from .. import fastsql
 from ..extensions import db
 from ..models import OutboxMessage
 from .messages import Mail
@@ -59,32 +60,62 @@ def sender_domain(mail_from: str) -> str:
     return domain if at and domain else "localhost"
 
 
-def enqueue(mails: Iterable[Mail], order_id: int | None = None) -> list[OutboxMessage]:
-    """Add `mails` to the caller's transaction (no commit), each with its own Message-ID."""
+# One row per mail, as a statement rather than ORM objects: the ORM's flush of the rows at
+# commit was ~0.5 ms of a checkout's CPU.
+_INSERT = fastsql.Statement(
+    insert(_t)
+    .values(
+        {
+            name: bindparam(name, type_=_t.c[name].type)
+            for name in (
+                "created_at",
+                "kind",
+                "recipient",
+                "subject",
+                "body_text",
+                "body_html",
+                "message_id",
+                "order_id",
+                "attempts",
+                "next_attempt_at",
+            )
+        }
+    )
+    .returning(_t.c.id)
+)
+
+
+_NOTIFY = fastsql.Statement(text(f"NOTIFY {CHANNEL}"))
+
+
+def enqueue(mails: Iterable[Mail], order_id: int | None = None) -> list[int]:
+    """Add `mails` to the caller's transaction (no commit), each with its own Message-ID.
+
+    Returns the new rows' ids, in the order of `mails`.
+    """
     now = utcnow()
     domain = sender_domain(current_app.config["MAIL_FROM"])
-    rows = [
-        OutboxMessage(
-            created_at=now,
-            kind=mail.kind,
-            recipient=mail.recipient,
-            subject=mail.subject,
-            body_text=mail.text,
-            body_html=mail.html,
-            message_id=make_msgid(domain=domain),
-            order_id=order_id,
-            attempts=0,
-            next_attempt_at=now,
+    ids = [
+        _INSERT.scalar(
+            {
+                "created_at": now,
+                "kind": mail.kind,
+                "recipient": mail.recipient,
+                "subject": mail.subject,
+                "body_text": mail.text,
+                "body_html": mail.html,
+                "message_id": make_msgid(domain=domain),
+                "order_id": order_id,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
         )
         for mail in mails
     ]
-    if not rows:
-        return rows
-    db.session.add_all(rows)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if ids and db.session.get_bind().dialect.name == "postgresql":
         # Delivered when the transaction commits, and never if it rolls back.
-        db.session.execute(text(f"NOTIFY {CHANNEL}"))
-    return rows
+        _NOTIFY.execute()
+    return ids
 
 
 def claim_due(limit: int, lease: timedelta) -> list[Claimed]:

@@ -114,9 +114,9 @@ def test_sender_domain_comes_from_mail_from() -> None:
 def test_status_lists_what_waits(mail_app: Flask) -> None:
     """`flask mail status` shows the waiting mails with their attempts and last error."""
     with mail_app.app_context():
-        (row,) = outbox.enqueue(messages.order_placed(make_order()))
+        (row_id,) = outbox.enqueue(messages.order_placed(make_order()))
         db.session.commit()
-        outbox.mark_failed(row.id, 3, "SMTPRecipientsRefused: 550 no such user", timedelta(0))
+        outbox.mark_failed(row_id, 3, "SMTPRecipientsRefused: 550 no such user", timedelta(0))
     result = mail_app.test_cli_runner().invoke(args=["mail", "status"])
     assert result.exit_code == 0, result.output
     assert "1 mails waiting." in result.output

@@ -23,7 +23,7 @@ def queue(app: Flask, count: int = 1) -> list[int]:
     with app.app_context():
         added = outbox.enqueue(messages.order_placed(make_order()) * count)
         db.session.commit()
-        return [row.id for row in added]
+        return added
 
 
 def row(app: Flask, row_id: int) -> OutboxMessage:

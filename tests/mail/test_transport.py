@@ -135,7 +135,7 @@ def test_without_mail_url_mails_become_eml_files(database_url: str, tmp_path: Pa
                 messages.order_placed(order) + messages.order_status_changed(order), order_id=None
             )
             db.session.commit()
-            ids = [row.id for row in added]
+            ids = added
             where = app.test_cli_runner().invoke(args=["mail", "where"]).output
         result = app.test_cli_runner().invoke(args=["mail", "send"])
         assert result.exit_code == 0 and "2 sent, 0 failed, 0 waiting" in result.output
