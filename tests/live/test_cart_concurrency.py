@@ -197,7 +197,9 @@ def test_parallel_first_adds_make_one_cart(port: int, products: list[int], postg
     assert scalar(postgres, "SELECT count(*) FROM carts") == 0
     replies = in_parallel(PARALLEL, port, {"product_id": products[0]}, cookie)
     assert Counter(reply.status for reply in replies) == {201: PARALLEL}
-    assert {cart_token(reply.cookie) for reply in replies if reply.cookie} == {token}
+    # A cookie signed moments ago is not re-sent (its lifetime restarts once a day); any
+    # cookie that does come back must still name the one cart.
+    assert {cart_token(reply.cookie) for reply in replies if reply.cookie} <= {token}
     assert scalar(postgres, "SELECT count(*) FROM carts") == 1
     assert scalar(postgres, "SELECT count(*) FROM carts WHERE token = :t", t=token) == 1
     quantity = (
