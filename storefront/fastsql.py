@@ -73,7 +73,7 @@ def _direct(clause: ClauseElement, dialect: Dialect) -> _Direct | None:
     columns = getattr(clause, "selected_columns", ())
     if not all(_plain(column.type) for column in columns):
         return None
-    fixed = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+    fixed = {name: bind.value for bind, name in compiled.bind_names.items() if not bind.required}
     return _Direct(compiled.string, fixed)
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import (
     text,
 )
 
-from . import textfold
+from . import fastsql, textfold
 from .extensions import db
 from .models import Product, SearchTerm
 
@@ -74,13 +74,16 @@ def prepare(query: SearchQuery, dialect: str) -> SearchQuery:
     # One text parameter split by PostgreSQL: not ~600 bound values (SQLAlchemy would render
     # and psycopg re-parse them), nor an array psycopg dumps element by element (~1 ms).
     # Words never hold a space: the query is split on everything that is not a letter or digit.
-    known = set(db.session.scalars(_KNOWN_TERMS, {"wanted": " ".join(wanted)}))
+    known = {row[0] for row in _KNOWN_TERMS.rows({"wanted": " ".join(wanted)})}
     typos = {word: tuple(sorted(found & known)) for word, found in variants.items()}
     return replace(query, typos={word: terms for word, terms in typos.items() if terms})
 
 
-_KNOWN_TERMS = select(SearchTerm.term).where(
-    SearchTerm.term == any_(func.string_to_array(bindparam("wanted", type_=Text), " "))
+_KNOWN_TERMS = fastsql.Statement(
+    select(SearchTerm.__table__.c.term).where(
+        SearchTerm.__table__.c.term
+        == any_(func.string_to_array(bindparam("wanted", type_=Text), " "))
+    )
 )
 
 
