@@ -92,7 +92,8 @@ def statements(
     return built
 
 
-def _conditions(shape: Shape) -> list[ColumnElement[bool]]:
+def conditions(shape: Shape) -> list[ColumnElement[bool]]:
+    """The filters of `shape` with their values as named parameters (see `count_parameters`)."""
     conditions: list[ColumnElement[bool]] = []
     if shape.categories:
         names = [bindparam(f"category_{n}", type_=Integer) for n in range(shape.categories)]
@@ -107,7 +108,7 @@ def _conditions(shape: Shape) -> list[ColumnElement[bool]]:
 
 
 def _build(shape: Shape, page_columns: Select, order: list[ColumnElement[Any]]) -> ListStatements:
-    conditions = _conditions(shape)
+    where = conditions(shape)
     limit = bindparam("limit", type_=Integer)
     offset = bindparam("offset", type_=Integer)
     if shape.deferred:
@@ -116,7 +117,7 @@ def _build(shape: Shape, page_columns: Select, order: list[ColumnElement[Any]]) 
         # cold cache 2.6 s, against 2.5 ms).
         ids = (
             select(_p.id)
-            .where(*conditions)
+            .where(*where)
             .order_by(*order)
             .limit(limit)
             .offset(offset)
@@ -124,7 +125,7 @@ def _build(shape: Shape, page_columns: Select, order: list[ColumnElement[Any]]) 
         )
         page = page_columns.join(ids, ids.c.id == _p.id).order_by(*order)
     else:
-        page = page_columns.where(*conditions).order_by(*order).limit(limit).offset(offset)
-    capped = select(_p.id).where(*conditions).limit(bindparam("cap", type_=Integer)).subquery()
+        page = page_columns.where(*where).order_by(*order).limit(limit).offset(offset)
+    capped = select(_p.id).where(*where).limit(bindparam("cap", type_=Integer)).subquery()
     count = select(func.count()).select_from(capped)
     return ListStatements(Statement(page), Statement(count))

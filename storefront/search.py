@@ -116,8 +116,18 @@ def one_edit_variants(word: str) -> set[str]:
     return variants
 
 
-def _tsquery(config: str, expression: str) -> ColumnElement:
+def _tsquery(config: str, expression: ColumnElement[str]) -> ColumnElement:
     return func.to_tsquery(literal_column(f"'{config}'::regconfig"), expression)
+
+
+def _value(name: str, value: str) -> ColumnElement[str]:
+    """A search value as a named parameter holding it.
+
+    Named by the word's position and role (`w0_like`), not anonymously: a statement built for
+    one search can run for another of the same shape with that search's `parameters` (see
+    `catalog._search_page`); built and run at once, it sends the value it holds.
+    """
+    return bindparam(name, value, type_=Text)
 
 
 def _typo_expression(query: SearchQuery, word: str, weight: str = "") -> str | None:
@@ -128,38 +138,61 @@ def _typo_expression(query: SearchQuery, word: str, weight: str = "") -> str | N
     return " | ".join(term + suffix for term in terms)
 
 
-def _contains(word: str, dialect: str) -> ColumnElement[bool]:
+def parameters(query: SearchQuery) -> dict[str, str]:
+    """Every named value the statements of `query` hold (see `_value`)."""
+    values = {"phrase": query.text}
+    for index, word in enumerate(query.words):
+        values[f"w{index}"] = word
+        values[f"w{index}_like"] = f"%{word}%"
+        for weight in "AB":
+            values[f"w{index}_{weight}"] = f"{word}:{weight}"
+        for weight in ("", "A", "B"):
+            typos = _typo_expression(query, word, weight)
+            if typos:
+                values[f"w{index}_typos{weight}"] = typos
+    return values
+
+
+def shape(query: SearchQuery) -> tuple[int, tuple[bool, ...]]:
+    """What the structure of `query`'s statements depends on: its words, which have typos."""
+    return len(query.words), tuple(bool(query.typos.get(word)) for word in query.words)
+
+
+def _contains(name: str, word: str, dialect: str) -> ColumnElement[bool]:
     position = func.strpos if dialect == "postgresql" else func.instr
-    return position(_t.search_text, word) > 0
+    return position(_t.search_text, _value(name, word)) > 0
 
 
 def match(query: SearchQuery, dialect: str) -> ColumnElement[bool]:
     """A WHERE clause true for products that match every word of `query`."""
     if not query.words:
-        return _contains(query.text, dialect)
+        return _contains("phrase", query.text, dialect)
     if dialect != "postgresql":
-        return and_(*(_contains(word, dialect) for word in query.words))
+        return and_(*(_contains(f"w{i}", word, dialect) for i, word in enumerate(query.words)))
     clauses = []
-    for word in query.words:
+    for index, word in enumerate(query.words):
         alternatives = [
-            _t.search_text.like(f"%{word}%"),
-            _t.search_stems.op("@@")(func.plainto_tsquery(literal_column("'russian'"), word)),
+            _t.search_text.like(_value(f"w{index}_like", f"%{word}%")),
+            _t.search_stems.op("@@")(
+                func.plainto_tsquery(literal_column("'russian'"), _value(f"w{index}", word))
+            ),
         ]
         typos = _typo_expression(query, word)
         if typos:
-            alternatives.append(_t.search_words.op("@@")(_tsquery("simple", typos)))
+            typo_query = _tsquery("simple", _value(f"w{index}_typos", typos))
+            alternatives.append(_t.search_words.op("@@")(typo_query))
         clauses.append(or_(*alternatives))
     return and_(*clauses)
 
 
-def _in_name(word: str, dialect: str) -> ColumnElement[bool]:
+def _in_name(name: str, word: str, dialect: str) -> ColumnElement[bool]:
     position = func.strpos if dialect == "postgresql" else func.instr
-    return position(_t.search_text, word).between(1, func.length(_t.name_key))
+    return position(_t.search_text, _value(name, word)).between(1, func.length(_t.name_key))
 
 
 def has_word(word: str) -> ColumnElement[bool]:
     """True for products holding `word` itself as a word, in the name or the description."""
-    return _t.search_words.op("@@")(_tsquery("simple", word))
+    return _t.search_words.op("@@")(_tsquery("simple", bindparam(None, word, type_=Text)))
 
 
 def word_tiers(query: SearchQuery, word: str) -> list[ColumnElement[bool]]:
@@ -168,18 +201,21 @@ def word_tiers(query: SearchQuery, word: str) -> list[ColumnElement[bool]]:
     Exact word in the name, in the description; same stem in the name, in the description;
     substring in the name, anywhere; one edit away in the name, in the description.
     """
+    index = query.words.index(word)
+    weighted = {weight: _value(f"w{index}_{weight}", f"{word}:{weight}") for weight in "AB"}
     tiers = [
-        _t.search_words.op("@@")(_tsquery("simple", f"{word}:A")),
-        _t.search_words.op("@@")(_tsquery("simple", f"{word}:B")),
-        _t.search_stems.op("@@")(_tsquery("russian", f"{word}:A")),
-        _t.search_stems.op("@@")(_tsquery("russian", f"{word}:B")),
-        _in_name(word, "postgresql"),
-        _contains(word, "postgresql"),
+        _t.search_words.op("@@")(_tsquery("simple", weighted["A"])),
+        _t.search_words.op("@@")(_tsquery("simple", weighted["B"])),
+        _t.search_stems.op("@@")(_tsquery("russian", weighted["A"])),
+        _t.search_stems.op("@@")(_tsquery("russian", weighted["B"])),
+        _in_name(f"w{index}", word, "postgresql"),
+        _contains(f"w{index}", word, "postgresql"),
     ]
     for weight in "AB":
         typos = _typo_expression(query, word, weight)
         if typos:
-            tiers.append(_t.search_words.op("@@")(_tsquery("simple", typos)))
+            typo_query = _tsquery("simple", _value(f"w{index}_typos{weight}", typos))
+            tiers.append(_t.search_words.op("@@")(typo_query))
     return tiers
 
 
@@ -187,8 +223,11 @@ def relevance(query: SearchQuery, dialect: str) -> list[ColumnElement]:
     """ORDER BY terms for relevance (the caller appends `id`): summed word tiers, best first."""
     if dialect != "postgresql" or not query.words:
         # SQLite, and punctuation-only phrases: name matches first, then by name.
+        names = [f"w{i}" for i in range(len(query.words))] if query.words else ["phrase"]
         phrases = query.words or (query.text,)
-        in_name = and_(*(_in_name(word, dialect) for word in phrases))
+        in_name = and_(
+            *(_in_name(name, word, dialect) for name, word in zip(names, phrases, strict=True))
+        )
         return [case((in_name, 0), else_=1), _t.name_key]
     scores = []
     for word in query.words:
