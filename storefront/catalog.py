@@ -278,8 +278,11 @@ def _capped_count(conditions: list, count_cap: int) -> int:
     return db.session.execute(select(func.count()).select_from(capped)).scalar_one()
 
 
-# A search's page statements by shape (see `_search_page`).
+# A search's page statements by shape (see `_search_page`). Shapes come from what shoppers
+# type (how many words, which have typo variants): the kept ones are bounded, as SQLAlchemy's
+# own statement cache is.
 _SEARCH_PAGES: dict[tuple, fastsql.Statement] = {}
+MAX_SEARCH_SHAPES = 500
 
 
 def _search_page(
@@ -309,6 +312,8 @@ def _search_page(
             .limit(bindparam("limit", type_=Integer))
             .offset(bindparam("offset", type_=Integer))
         )
+        if len(_SEARCH_PAGES) >= MAX_SEARCH_SHAPES:
+            _SEARCH_PAGES.clear()
         statement = _SEARCH_PAGES[key] = fastsql.Statement(page)
     values = {**list_shapes.page_parameters(filters, category_ids), **search.parameters(query)}
     rows = statement.rows(values)

@@ -106,7 +106,7 @@ class Statement:
 
     def __init__(self, clause: ClauseElement) -> None:
         self.clause = clause
-        # Per dialect name: the SQL to send directly, or None to go through the session.
+        # Per dialect name: how to send it directly, or None to go through Core.
         self._sql: dict[str, _Direct | None] = {}
 
     def _cursor_sql(self) -> tuple[Connection, _Direct | None]:

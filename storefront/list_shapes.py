@@ -44,6 +44,9 @@ class ListStatements:
 
 
 _BUILT: dict[Shape, ListStatements] = {}
+# Shapes are few (the number of categories chosen is the widest part), but come from requests:
+# the kept ones are bounded, as SQLAlchemy's own statement cache is.
+MAX_SHAPES = 500
 
 
 def shape_of(filters: ProductFilters, categories: int, deferred_from: int) -> Shape:
@@ -88,6 +91,8 @@ def statements(
     """
     built = _BUILT.get(shape)
     if built is None:
+        if len(_BUILT) >= MAX_SHAPES:
+            _BUILT.clear()
         built = _BUILT[shape] = _build(shape, page_columns, order)
     return built
 

@@ -96,3 +96,18 @@ def test_the_connection_goes_back_when_the_request_ends(app: Flask, method: str)
             assert statement.scalar({"n": n}) == n
     with app.app_context():
         assert pool.checkedout() == before
+
+
+def test_the_statements_kept_per_shape_are_bounded(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searches of ever new shapes (word counts) keep at most the bound, and still answer."""
+    from storefront import catalog
+
+    create_products(client, [product_data(name="Красный синий зелёный стул")])
+    monkeypatch.setattr(catalog, "MAX_SEARCH_SHAPES", 2)
+    catalog._SEARCH_PAGES.clear()
+    for words in ("стул", "синий стул", "красный синий стул", "зелёный красный синий стул"):
+        found = client.get("/api/products/", query_string={"search": words}).get_json()
+        assert [item["name"] for item in found["items"]] == ["Красный синий зелёный стул"]
+        assert len(catalog._SEARCH_PAGES) <= 2
