@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -146,8 +146,7 @@ def _list_without_words(
     shape = list_shapes.shape_of(filters, len(category_ids), DEFERRED_FROM)
     statements = list_shapes.statements(shape, _PAGE_COLUMNS, _order(filters, None, ""))
     rows = statements.page.rows(list_shapes.page_parameters(filters, category_ids))
-    items = [ProductView(*row[:-1]) for row in rows]
-    version = rows[0][-1] if rows else None
+    items, version = _page_of(rows)
     key = (tuple(category_ids), filters.min_price, filters.max_price, None, filters.in_stock)
     count = {**list_shapes.count_parameters(filters, category_ids), "cap": count_cap + 1}
     total, version = _total(
@@ -255,7 +254,11 @@ def _price_bound(price: Decimal) -> Any:
 
 def _read_page(statement: Select) -> tuple[list[ProductView], int | None]:
     """The products of a page statement, and the catalog version read with them (if any row)."""
-    rows = db.session.execute(statement).all()
+    return _page_of(db.session.execute(statement).all())
+
+
+def _page_of(rows: Sequence[Sequence[Any]]) -> tuple[list[ProductView], int | None]:
+    """A page's products, and the catalog version in the rows' last column (if any row)."""
     return [ProductView(*row[:-1]) for row in rows], (rows[0][-1] if rows else None)
 
 
@@ -278,11 +281,8 @@ def _capped_count(conditions: list, count_cap: int) -> int:
     return db.session.execute(select(func.count()).select_from(capped)).scalar_one()
 
 
-# A search's page statements by shape (see `_search_page`). Shapes come from what shoppers
-# type (how many words, which have typo variants): the kept ones are bounded, as SQLAlchemy's
-# own statement cache is.
-_SEARCH_PAGES: dict[tuple, fastsql.Statement] = {}
-MAX_SEARCH_SHAPES = 500
+# A search's page statements by shape (see `_search_page`).
+_SEARCH_PAGES: fastsql.Shapes[fastsql.Statement] = fastsql.Shapes()
 
 
 def _search_page(
@@ -303,21 +303,18 @@ def _search_page(
     if filters.min_price is not None or filters.max_price is not None:
         return _read_page(_page_statement(filters, conditions, query, dialect))
     key = (dialect, search.shape(query), len(category_ids), filters.in_stock, filters.sort)
-    statement = _SEARCH_PAGES.get(key)
-    if statement is None:
+
+    def build() -> fastsql.Statement:
         shape = list_shapes.shape_of(filters, len(category_ids), DEFERRED_FROM)
-        page = (
+        return fastsql.Statement(
             _PAGE_COLUMNS.where(*list_shapes.conditions(shape), search.match(query, dialect))
             .order_by(*_order(filters, query, dialect))
             .limit(bindparam("limit", type_=Integer))
             .offset(bindparam("offset", type_=Integer))
         )
-        if len(_SEARCH_PAGES) >= MAX_SEARCH_SHAPES:
-            _SEARCH_PAGES.clear()
-        statement = _SEARCH_PAGES[key] = fastsql.Statement(page)
+
     values = {**list_shapes.page_parameters(filters, category_ids), **search.parameters(query)}
-    rows = statement.rows(values)
-    return [ProductView(*row[:-1]) for row in rows], (rows[0][-1] if rows else None)
+    return _page_of(_SEARCH_PAGES.get(key, build).rows(values))
 
 
 def _page_statement(

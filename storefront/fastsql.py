@@ -18,9 +18,9 @@ or `Row`s: read them by position.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import types
@@ -154,3 +154,30 @@ class Statement:
         """The first column of the first row, or None."""
         row = self.first(params)
         return row[0] if row is not None else None
+
+
+T = TypeVar("T")
+
+
+class Shapes(Generic[T]):
+    """What was built once per shape of a request (its statements), at most `limit` of them.
+
+    Shapes come from what clients send (how many categories or words), so the kept ones are
+    bounded, as SQLAlchemy's own statement cache is: past the bound, all are built again.
+    """
+
+    def __init__(self, limit: int = 500) -> None:
+        self.limit = limit
+        self._built: dict[Hashable, T] = {}
+
+    def get(self, shape: Hashable, build: Callable[[], T]) -> T:
+        """What was built for `shape`, or `build()` (kept)."""
+        built = self._built.get(shape)
+        if built is None:
+            if len(self._built) >= self.limit:
+                self._built.clear()
+            built = self._built[shape] = build()
+        return built
+
+    def __len__(self) -> int:
+        return len(self._built)

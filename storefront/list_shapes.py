@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Numeric, Select, bindparam, func, or_, select
 
-from .fastsql import Statement
+from .fastsql import Shapes, Statement
 from .filters import ProductFilters
 from .models import Product
 
@@ -43,10 +43,7 @@ class ListStatements:
     count: Statement
 
 
-_BUILT: dict[Shape, ListStatements] = {}
-# Shapes are few (the number of categories chosen is the widest part), but come from requests:
-# the kept ones are bounded, as SQLAlchemy's own statement cache is.
-MAX_SHAPES = 500
+_BUILT: Shapes[ListStatements] = Shapes()
 
 
 def shape_of(filters: ProductFilters, categories: int, deferred_from: int) -> Shape:
@@ -89,12 +86,7 @@ def statements(
     `page_columns` and `order` are the catalog's (`catalog._PAGE_COLUMNS`, the sort's order):
     the page is theirs, filtered, limited and offset by parameters.
     """
-    built = _BUILT.get(shape)
-    if built is None:
-        if len(_BUILT) >= MAX_SHAPES:
-            _BUILT.clear()
-        built = _BUILT[shape] = _build(shape, page_columns, order)
-    return built
+    return _BUILT.get(shape, lambda: _build(shape, page_columns, order))
 
 
 def conditions(shape: Shape) -> list[ColumnElement[bool]]:

@@ -19,11 +19,18 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 # A cookie signed longer ago than this is re-sent by the next change (its lifetime restarts).
 REFRESH_AFTER_SECONDS = 24 * 3600
-_SIGNED_AT = "signed_at"
+
+
+class Session(SecureCookieSession):
+    """Flask's cookie session, and when its cookie was signed (None: no valid cookie came)."""
+
+    signed_at: float | None = None
 
 
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, unchanged on the wire; the serializer is reused."""
+
+    session_class = Session
 
     def __init__(self) -> None:
         self._keys: tuple[object, ...] | None = None
@@ -37,27 +44,27 @@ class SessionInterface(SecureCookieSessionInterface):
             self._keys = keys
         return self._serializer
 
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        """Flask's session from the cookie, and when the cookie was signed (None: no cookie)."""
+    def open_session(self, app: Flask, request: Request) -> Session | None:
+        """Flask's session from the cookie, with when it was signed (None: no secret key)."""
         serializer = self.get_signing_serializer(app)
         if serializer is None:
             return None
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
-            return self.session_class()
+            return Session()
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
             data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
         except BadSignature:
-            return self.session_class()
-        session = self.session_class(data)
-        setattr(session, _SIGNED_AT, signed_at.timestamp())
+            return Session()
+        session = Session(data)
+        session.signed_at = signed_at.timestamp()
         return session
 
 
 def needs_refresh(session: SessionMixin) -> bool:
     """Whether the session's cookie is new, or was signed over a day ago."""
-    signed_at = getattr(session, _SIGNED_AT, None)
+    signed_at = getattr(session, "signed_at", None)
     return signed_at is None or time.time() - signed_at > REFRESH_AFTER_SECONDS
 
 

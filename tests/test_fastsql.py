@@ -105,8 +105,7 @@ def test_the_statements_kept_per_shape_are_bounded(
     from storefront import catalog
 
     create_products(client, [product_data(name="Красный синий зелёный стул")])
-    monkeypatch.setattr(catalog, "MAX_SEARCH_SHAPES", 2)
-    catalog._SEARCH_PAGES.clear()
+    monkeypatch.setattr(catalog, "_SEARCH_PAGES", fastsql.Shapes(limit=2))
     for words in ("стул", "синий стул", "красный синий стул", "зелёный красный синий стул"):
         found = client.get("/api/products/", query_string={"search": words}).get_json()
         assert [item["name"] for item in found["items"]] == ["Красный синий зелёный стул"]
