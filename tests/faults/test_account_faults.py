@@ -70,7 +70,9 @@ def test_account_requests_while_the_database_is_down_are_503_and_write_nothing(
     assert_unavailable(stranger.post("/api/account/password-reset/", {"email": known}))
     recover(cluster, shop.port)
 
-    assert signed_in.get("/api/account/").json()["email"] == known
+    account = signed_in.get("/api/account/")
+    assert account.status == 200, account.text
+    assert account.json()["email"] == known
     count = "SELECT count(*) FROM customers WHERE lower(email) = lower(%(e)s)"
     assert value(cluster, shop, count, e=newcomer) == 0
     orphans = (
