@@ -8,9 +8,32 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Integer, Numeric, Select, bindparam, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Numeric,
+    Select,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from . import catalog_version, common_search, counts, fastsql, list_shapes, search, textfold
+from . import (
+    catalog_version,
+    common_search,
+    counts,
+    fastsql,
+    list_shapes,
+    match_counts,
+    search,
+    textfold,
+)
 from .extensions import db
 from .filters import ProductFilters
 from .models import Category, Product
@@ -150,7 +173,7 @@ def _list_without_words(
     key = (tuple(category_ids), filters.min_price, filters.max_price, None, filters.in_stock)
     count = {**list_shapes.count_parameters(filters, category_ids), "cap": count_cap + 1}
     total, version = _total(
-        filters, items, version, (*key, count_cap), lambda: statements.count.scalar(count)
+        filters, items, version, (*key, count_cap), lambda _version: statements.count.scalar(count)
     )
     return ProductPage(
         items, min(total, count_cap), total <= count_cap, filters.limit, filters.offset, version
@@ -162,12 +185,12 @@ def _total(
     items: list[ProductView],
     version: int | None,
     key: tuple,
-    count: Callable[[], int],
+    count: Callable[[int | None], int],
 ) -> tuple[int, int | None]:
     """The list's total (capped by `count`), and the catalog version it was taken at.
 
     On the last page the total is known without counting; otherwise it comes from the counts
-    cache at the page's version, or from `count`.
+    cache at the page's version, or from `count` (given that version).
     """
     if (items and len(items) < filters.limit) or (not items and filters.offset == 0):
         return filters.offset + len(items), version
@@ -177,11 +200,12 @@ def _total(
     elif version is None:
         # An empty page past the end brought no version back; it must precede the count.
         version = catalog_version.read_catalog_version()
-    return counts.cache().get(key, version, count), version
+    return counts.cache().get(key, version, lambda: count(version)), version
 
 
 def _search(filters: ProductFilters, category_ids: list[int], count_cap: int) -> ProductPage:
-    """A list with search words: ranked, walked when common (see `common_search`)."""
+    """A list with search words: ranked, walked when common (see `common_search`), and a
+    common search counted from its kept matches (see `match_counts`)."""
     conditions = []
     if category_ids:
         conditions.append(_p.category_id.in_(category_ids))
@@ -192,10 +216,22 @@ def _search(filters: ProductFilters, category_ids: list[int], count_cap: int) ->
     if filters.in_stock:
         conditions.append(or_(_p.stock.is_(None), _p.stock > 0))
     dialect = _dialect()
-    query = search.prepare(search.SearchQuery.parse(filters.search or ""), dialect)
+    query = search.SearchQuery.parse(filters.search or "")
+    with_typos: list[search.SearchQuery] = []
+
+    def prepared() -> search.SearchQuery:
+        """The query with its typo variants: a vocabulary lookup (~1.5 ms for a long word),
+        made only when a statement matches rows by the words (a walk's best-tier rows match
+        by themselves, and a kept count needs none)."""
+        if not with_typos:
+            with_typos.append(search.prepare(query, dialect))
+        return with_typos[0]
+
     words = query.text
     key = (tuple(category_ids), filters.min_price, filters.max_price, words, filters.in_stock)
-    walkable = dialect == "postgresql" and bool(query.words) and filters.sort == "relevance"
+    postgresql_words = dialect == "postgresql" and bool(query.words)
+    walkable = postgresql_words and filters.sort == "relevance"
+    common = postgresql_words and common_search.is_common(query)
 
     items = None
     walked = False
@@ -204,40 +240,82 @@ def _search(filters: ProductFilters, category_ids: list[int], count_cap: int) ->
     # Walks are remembered by words and categories: a price bound only shortens a walk.
     walk_key = (words, tuple(category_ids))
     outlook = common_search.Outlook(False, False)
-    if walkable and common_search.hints().worth_walking(walk_key, end):
+    if walkable and common and common_search.hints().worth_walking(walk_key, end):
         outlook = common_search.outlook(
             query, category_ids, filters.min_price, filters.max_price, end, count_cap
         )
-    walk = outlook.walk
-    if walk:
-        page = common_search.best_tier_page(
-            query, conditions, _PAGE_COLUMNS, filters.limit, filters.offset
-        )
-        items, version = _read_page(page)
+    if outlook.walk:
+        # The best-tier rows a walk keeps match by themselves: the query needs no typos.
+        items, version = _walk_page(query, filters, category_ids)
         walked = len(items) == filters.limit
         if not walked:
             common_search.hints().came_up_short(walk_key, end)
             items = None
+    keeps = common and not filters.in_stock
+    if items is None and keeps and filters.sort == "relevance":
+        items, version = _kept_page(query, prepared, category_ids, filters)
     if items is None:
-        items, version = _search_page(filters, category_ids, conditions, query, dialect)
+        items, version = _search_page(filters, category_ids, conditions, prepared(), dialect)
     filtered = bool(conditions)
-    # When the filters likely keep more than the cap of a common search's matches, count first
-    # those holding every query word as a word: a subset found without the trigram index.
-    subset = None
-    if walked and filtered and outlook.many:
-        subset = common_search.subset_conditions(query, conditions)
-    conditions.append(search.match(query, dialect))
-    total, version = _total(
-        filters,
-        items,
-        version,
-        (*key, count_cap),
-        lambda: _count(conditions, count_cap, subset),
-    )
+
+    def count(at_version: int | None) -> int:
+        if keeps and at_version is not None:
+            kept = match_counts.kept_matches(query, prepared, category_ids, at_version)
+            if kept is not None:
+                return kept.count(category_ids, *_cents(filters))
+        full = prepared()
+        # When the filters likely keep more than the cap of a common search's matches, count
+        # first those holding every query word as a word: a subset found without the trigram
+        # index.
+        subset = None
+        if walked and filtered and outlook.many:
+            subset = common_search.subset_conditions(full, conditions)
+        return _count([*conditions, search.match(full, dialect)], count_cap, subset)
+
+    total, version = _total(filters, items, version, (*key, count_cap), count)
     if walkable and not filtered:
         common_search.hints().counted(words, total)
     exact = total <= count_cap
     return ProductPage(items, min(total, count_cap), exact, filters.limit, filters.offset, version)
+
+
+def _cents(filters: ProductFilters) -> tuple[int | None, int | None]:
+    return (
+        match_counts.cents(filters.min_price, up=True),
+        match_counts.cents(filters.max_price, up=False),
+    )
+
+
+# A page's rows by id (a comma-separated text: one plain parameter).
+_PAGE_BY_IDS = fastsql.Statement(
+    _PAGE_COLUMNS.where(
+        _p.id
+        == any_(cast(func.string_to_array(bindparam("ids", type_=Text), ","), ARRAY(BigInteger)))
+    )
+)
+
+
+def _kept_page(
+    query: search.SearchQuery,
+    prepared: Callable[[], search.SearchQuery],
+    category_ids: list[int],
+    filters: ProductFilters,
+) -> tuple[list[ProductView] | None, int | None]:
+    """A common search's page found among its kept matches (see `match_counts`), its rows
+    read by id; (None, None) when none are kept or the catalog has changed since."""
+    kept = match_counts.kept_matches(query, prepared, category_ids, None)
+    if kept is None:
+        return None, None
+    ids = kept.page(category_ids, *_cents(filters), filters.offset, filters.limit)
+    if not ids:
+        version = catalog_version.read_catalog_version()
+        return ([], version) if version == kept.version else (None, None)
+    items, version = _page_of(_PAGE_BY_IDS.rows({"ids": ",".join(map(str, ids))}))
+    if version != kept.version or len(items) != len(ids):
+        return None, None
+    position = {product_id: index for index, product_id in enumerate(ids)}
+    items.sort(key=lambda item: position[item.id])
+    return items, version
 
 
 def _price_bound(price: Decimal) -> Any:
@@ -279,6 +357,34 @@ def _count(conditions: list, count_cap: int, subset: list | None = None) -> int:
 def _capped_count(conditions: list, count_cap: int) -> int:
     capped = select(_p.id).where(*conditions).limit(count_cap + 1).subquery()
     return db.session.execute(select(func.count()).select_from(capped)).scalar_one()
+
+
+# A common search's walk statements by shape (see `_walk_page`).
+_WALKS: fastsql.Shapes[fastsql.Statement] = fastsql.Shapes()
+
+
+def _walk_page(
+    query: search.SearchQuery, filters: ProductFilters, category_ids: list[int]
+) -> tuple[list[ProductView], int | None]:
+    """A common search's page walked for (see `common_search.best_tier_page`), built once per
+    shape. Its price bounds are parameters: the walk reads the first rows by id whatever they
+    are, so a generic plan is the same plan."""
+    shape = list_shapes.shape_of(filters, len(category_ids), DEFERRED_FROM)
+
+    def build() -> fastsql.Statement:
+        return fastsql.Statement(
+            common_search.best_tier_page(
+                query,
+                list_shapes.conditions(shape),
+                _PAGE_COLUMNS,
+                bindparam("limit", type_=Integer),
+                bindparam("offset", type_=Integer),
+            )
+        )
+
+    statement = _WALKS.get((common_search.WALK_ROWS, search.shape(query), shape), build)
+    values = {**list_shapes.page_parameters(filters, category_ids), **search.parameters(query)}
+    return _page_of(statement.rows(values))
 
 
 # A search's page statements by shape (see `_search_page`).

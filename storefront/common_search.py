@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import Select, and_, select, text
+from sqlalchemy import ColumnElement, Select, and_, select, text
 from sqlalchemy.sql.util import ClauseAdapter
 
 from . import search
@@ -195,6 +195,22 @@ def stats() -> CatalogStats:
     return current_app.extensions.setdefault("storefront.catalog_stats", CatalogStats())
 
 
+def estimated_matches(query: search.SearchQuery) -> float:
+    """How many products `query`'s words match: what a count of the words alone taught this
+    process, else the database's statistics (0: neither knows them as common)."""
+    learned = hints().matches(query.text)
+    if learned is not None and learned < COMMON_MATCHES:
+        return 0.0
+    # A count is capped: a lower bound, which the statistics may better.
+    return max(float(learned or 0), stats().matches(query.words))
+
+
+def is_common(query: search.SearchQuery) -> bool:
+    """Whether `query`'s words are common: worth walking for, and worth keeping the matches of
+    (see `match_counts`)."""
+    return estimated_matches(query) >= COMMON_MATCHES
+
+
 @dataclass(frozen=True)
 class Outlook:
     """What a filtered search of common words is expected to find."""
@@ -214,11 +230,7 @@ def outlook(
     """Whether to walk for the page ending at `end`, and whether the count likely passes
     `count_cap`: the words' matches (what a count of the words alone taught this process,
     else the database's statistics) times the share of products the filters keep."""
-    learned = hints().matches(query.text)
-    if learned is not None and learned < COMMON_MATCHES:
-        return Outlook(False, False)
-    # A count is capped: a lower bound, which the statistics may better.
-    words = max(float(learned or 0), stats().matches(query.words))
+    words = estimated_matches(query)
     if words < COMMON_MATCHES:
         return Outlook(False, False)
     table = stats()
@@ -232,7 +244,11 @@ def outlook(
 
 
 def best_tier_page(
-    query: search.SearchQuery, conditions: list, columns: Select, limit: int, offset: int
+    query: search.SearchQuery,
+    conditions: list,
+    columns: Select,
+    limit: int | ColumnElement[int],
+    offset: int | ColumnElement[int],
 ) -> Select:
     """SELECT of the page among the first WALK_ROWS products that match every word best.
 

@@ -39,6 +39,7 @@ TABLES = (
     "products",
     "categories",
     "customers",
+    "search_matches",
 )
 BACKENDS = ("postgresql", "sqlite")
 

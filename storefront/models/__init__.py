@@ -5,7 +5,7 @@ Every model is imported here, so `db.metadata` (and with it the migrations) know
 
 from .accounts import Customer, PasswordReset, SignIn
 from .carts import Cart, CartItem
-from .catalog import CatalogVersion, Category, Product, SearchTerm
+from .catalog import CatalogVersion, Category, Product, SearchMatches, SearchTerm
 from .idempotency import IdempotencyKey
 from .mail import OutboxMessage
 from .orders import Order, OrderLine
@@ -22,6 +22,7 @@ __all__ = [
     "OutboxMessage",
     "PasswordReset",
     "Product",
+    "SearchMatches",
     "SearchTerm",
     "SignIn",
 ]

@@ -1,4 +1,5 @@
-"""The catalog: categories, products, the search vocabulary and the catalog's version."""
+"""The catalog: categories, products, the search vocabulary, the matches of common searches
+and the catalog's version."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -129,6 +131,24 @@ class CatalogVersion(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class SearchMatches(db.Model):
+    """Every match of a common search, kept at one catalog version (see
+    `storefront.match_counts`): what counts such a search under any filter without rows."""
+
+    __tablename__ = "search_matches"
+
+    # The search's folded words, space-separated.
+    words: Mapped[str] = mapped_column(Text, primary_key=True)
+    catalog_version: Mapped[int] = mapped_column(BigInteger)
+    # Each match as `category_id << 40 | price in cents`, sorted (then by id), as big-endian
+    # 8-byte integers; NULL when there were too many matches to keep. `ids` holds the matches'
+    # ids and `scores` their relevance (one byte each), in the same order.
+    keys: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ids: Mapped[bytes | None] = mapped_column(LargeBinary)
+    scores: Mapped[bytes | None] = mapped_column(LargeBinary)
+    counted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 @event.listens_for(Category, "before_insert")
