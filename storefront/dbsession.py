@@ -4,8 +4,9 @@ A GET in a transaction costs two extra round trips per request (`BEGIN` before t
 query, `ROLLBACK` when the session closes) and buys nothing: under READ COMMITTED every
 statement sees its own snapshot either way. So during a GET, HEAD or OPTIONS request the
 session binds to the same engine in autocommit mode (same pool; psycopg flips a flag, no
-round trip). Writes never happen on those methods; the CLI and other methods keep
-transactions.
+round trip). Writes never happen on those methods but one, which needs no transaction: a
+common search keeps its matches for every process (`match_counts`, one autocommit upsert). The
+CLI and other methods keep transactions.
 """
 
 from __future__ import annotations
