@@ -23,7 +23,6 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, delete, insert, select, text, update
 
 from . import cart, fastsql, orders
-from .extensions import db
 from .models import CartItem, Order, OrderLine, Product
 from .models.orders import DELIVERY_METHODS
 from .orders import OrderLineView, OrderView
@@ -148,10 +147,18 @@ _LOCK_CART = fastsql.Statement(
     text("UPDATE carts SET updated_at = CURRENT_TIMESTAMP WHERE token = :token RETURNING id")
 )
 _EMPTY_CART = fastsql.Statement(delete(_item).where(_item.c.cart_id == bindparam("cart_id")))
-_TAKE_STOCK = (
+_TAKE_STOCK = fastsql.Statement(
     update(_p)
     .where(_p.c.id == bindparam("pid"), _p.c.stock >= bindparam("quantity"))
     .values(stock=_p.c.stock - bindparam("quantity"))
+)
+_INSERT_LINE = fastsql.Statement(
+    insert(_line).values(
+        {
+            name: bindparam(name, type_=_line.c[name].type)
+            for name in ("order_id", "product_id", "name", "unit_price", "quantity", "line_total")
+        }
+    )
 )
 
 
@@ -200,8 +207,8 @@ def place_order(
     tracked = [line for line in lines if line.stock is not None]
     if tracked:
         # Guarded as well as locked: the CHECK (stock >= 0) is the last line of defence.
-        db.session.execute(
-            _TAKE_STOCK, [{"pid": line.product_id, "quantity": line.quantity} for line in tracked]
+        _TAKE_STOCK.execute_many(
+            [{"pid": line.product_id, "quantity": line.quantity} for line in tracked]
         )
     now = datetime.now(UTC)
     values = {
@@ -232,8 +239,7 @@ def place_order(
         )
         for line in sorted(lines, key=lambda line: line.item_id)
     ]
-    db.session.execute(
-        insert(_line),
+    _INSERT_LINE.execute_many(
         [
             {
                 "order_id": order_id,

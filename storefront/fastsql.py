@@ -109,8 +109,10 @@ class Statement:
         # Per dialect name: how to send it directly, or None to go through Core.
         self._sql: dict[str, _Direct | None] = {}
 
-    def _cursor_sql(self) -> tuple[Connection, _Direct | None]:
-        connection = _connection()
+    def _cursor_sql(
+        self, connection: Connection | None = None
+    ) -> tuple[Connection, _Direct | None]:
+        connection = connection or _connection()
         dialect = connection.dialect
         try:
             direct = self._sql[dialect.name]
@@ -118,9 +120,11 @@ class Statement:
             direct = self._sql[dialect.name] = _direct(self.clause, dialect)
         return connection, direct
 
-    def rows(self, params: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]:
-        """Every row of the statement."""
-        connection, direct = self._cursor_sql()
+    def rows(
+        self, params: Mapping[str, Any] | None = None, connection: Connection | None = None
+    ) -> Sequence[Sequence[Any]]:
+        """Every row of the statement (on `connection`, else the request's, see `_connection`)."""
+        connection, direct = self._cursor_sql(connection)
         # Something listens to the statements sent (the tests that count round trips or read
         # plans): let Core send it, so they hear it. It sends the same SQL.
         if direct is None or connection.dispatch.before_cursor_execute:
@@ -145,14 +149,40 @@ class Statement:
         """Run a statement that returns no rows."""
         self.rows(params)
 
-    def first(self, params: Mapping[str, Any] | None = None) -> Sequence[Any] | None:
+    def execute_many(self, params: Sequence[Mapping[str, Any]]) -> None:
+        """Run a statement that returns no rows once per parameter set (psycopg pipelines
+        them: one round trip)."""
+        if len(params) == 1:
+            self.rows(params[0])
+            return
+        connection, direct = self._cursor_sql()
+        if direct is None or connection.dispatch.before_cursor_execute:
+            connection.execute(self.clause, list(params))
+            return
+        sql = direct.sql
+        many = [direct.parameters(values) for values in params]
+        dbapi_connection = connection.connection.dbapi_connection
+        cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, many)
+        except BaseException as error:
+            connection._handle_dbapi_exception(error, sql, many, cursor, None)
+            raise  # not reached: the call above raises
+        finally:
+            cursor.close()
+
+    def first(
+        self, params: Mapping[str, Any] | None = None, connection: Connection | None = None
+    ) -> Sequence[Any] | None:
         """The first row, or None."""
-        rows = self.rows(params)
+        rows = self.rows(params, connection)
         return rows[0] if rows else None
 
-    def scalar(self, params: Mapping[str, Any] | None = None) -> Any:
+    def scalar(
+        self, params: Mapping[str, Any] | None = None, connection: Connection | None = None
+    ) -> Any:
         """The first column of the first row, or None."""
-        row = self.first(params)
+        row = self.first(params, connection)
         return row[0] if row is not None else None
 
 

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import simplejson
 from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy.engine import Connection
 
+from . import fastsql
+from .dbsession import autocommit_engine
 from .extensions import db
 from .models import IdempotencyKey, Order
 
@@ -77,13 +82,18 @@ def fingerprint(method: str, path: str, payload: object) -> str:
     return hashlib.sha256(text_.encode()).hexdigest()
 
 
-_INSERT = text(
-    "INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, created_at) "
-    "VALUES (:scope, :key, :fingerprint, 'in_progress', :locked_until, :now) "
-    "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
-).bindparams(
-    bindparam("locked_until", type_=_k.c.locked_until.type),
-    bindparam("now", type_=_k.c.created_at.type),
+_INSERT = fastsql.Statement(
+    text(
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, created_at) "
+        "VALUES (:scope, :key, :fingerprint, 'in_progress', :locked_until, :now) "
+        "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+    ).bindparams(
+        bindparam("scope", type_=_k.c.scope.type),
+        bindparam("key", type_=_k.c.key.type),
+        bindparam("fingerprint", type_=_k.c.fingerprint.type),
+        bindparam("locked_until", type_=_k.c.locked_until.type),
+        bindparam("now", type_=_k.c.created_at.type),
+    )
 )
 _FIND = (
     select(
@@ -99,6 +109,16 @@ _FIND = (
     .outerjoin(_o, _o.c.id == _k.c.order_id)
     .where(_k.c.scope == bindparam("scope"), _k.c.key == bindparam("key"))
 )
+_COMPLETE = fastsql.Statement(
+    update(_k)
+    .where(_k.c.id == bindparam("key_id"))
+    .values(
+        state="done",
+        response_status=bindparam("status", type_=_k.c.response_status.type),
+        response_body=bindparam("body", type_=_k.c.response_body.type),
+        order_id=bindparam("order_id", type_=_k.c.order_id.type),
+    )
+)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -107,15 +127,33 @@ def _aware(moment: datetime) -> datetime:
 
 
 def claim(scope: str, key: str, print_: str) -> Claimed | Replay:
-    """Record `key` for the request `print_` of session `scope` (committing at once).
+    """Record `key` for the request `print_` of session `scope` (committed at once).
 
     Returns Claimed (go ahead) or Replay (answer the stored response); raises KeyReused or
     KeyInProgress.
+
+    Each of the claim's statements stands on its own (an insert that does nothing on a
+    clash, a read, a takeover guarded by what was read), so on PostgreSQL, when the session
+    has not begun a transaction yet, they run in autocommit on a connection of their own: no
+    BEGIN and COMMIT round trips. Otherwise in the session, committed.
     """
+    if db.session.get_bind().dialect.name == "postgresql" and not db.session().in_transaction():
+        with autocommit_engine(db.engine).connect() as connection:
+            return _claim(connection, connection.execute, lambda: None, scope, key, print_)
+    return _claim(None, db.session.execute, db.session.commit, scope, key, print_)
+
+
+def _claim(
+    connection: Connection | None,
+    execute: Callable[..., Any],
+    commit: Callable[[], None],
+    scope: str,
+    key: str,
+    print_: str,
+) -> Claimed | Replay:
     for _ in range(3):
         now = datetime.now(UTC)
-        key_id = db.session.execute(
-            _INSERT,
+        key_id = _INSERT.scalar(
             {
                 "scope": scope,
                 "key": key,
@@ -123,25 +161,26 @@ def claim(scope: str, key: str, print_: str) -> Claimed | Replay:
                 "locked_until": now + LEASE,
                 "now": now,
             },
-        ).scalar()
+            connection,
+        )
         if key_id is not None:
-            db.session.commit()
+            commit()
             return Claimed(key_id)
-        row = db.session.execute(_FIND, {"scope": scope, "key": key}).first()
+        row = execute(_FIND, {"scope": scope, "key": key}).first()
         if row is None:  # purged in between: try again
             continue
         if _aware(row.created_at) > now - TTL:
             if row.fingerprint != print_:
-                db.session.commit()
+                commit()
                 raise KeyReused("This Idempotency-Key was used with a different request.")
             if row.state == "done":
-                db.session.commit()
+                commit()
                 return Replay(row.response_status, row.response_body, row.number)
             if _aware(row.locked_until) > now:
-                db.session.commit()
+                commit()
                 raise KeyInProgress("A request with this Idempotency-Key is still running.")
         # Expired, or abandoned by a request that died: take it over, unless another did first.
-        taken = db.session.execute(
+        taken = execute(
             update(_k)
             .where(_k.c.id == row.id, _k.c.locked_until == row.locked_until)
             .values(
@@ -154,7 +193,7 @@ def claim(scope: str, key: str, print_: str) -> Claimed | Replay:
                 response_body=None,
             )
         ).rowcount
-        db.session.commit()
+        commit()
         if taken:
             return Claimed(row.id)
     raise KeyInProgress("A request with this Idempotency-Key is still running.")
@@ -162,10 +201,8 @@ def claim(scope: str, key: str, print_: str) -> Claimed | Replay:
 
 def complete(claimed: Claimed, status: int, body: str, order_id: int) -> None:
     """Store the answer under the key, in the caller's transaction (the one placing the order)."""
-    db.session.execute(
-        update(_k)
-        .where(_k.c.id == claimed.key_id)
-        .values(state="done", response_status=status, response_body=body, order_id=order_id)
+    _COMPLETE.execute(
+        {"key_id": claimed.key_id, "status": status, "body": body, "order_id": order_id}
     )
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from flask import current_app, render_template
-from flask_babel import force_locale
+from flask import current_app
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
@@ -48,8 +48,14 @@ def render(
         # other text (their variables may be typed by people).
         context = {k: str(v) if isinstance(v, LazyString) else v for k, v in context.items()}
         context["subject"] = str(subject)
-        text = render_template(f"mail/{kind}.txt", **context)
-        html = render_template(f"mail/{kind}.html", **context)
+        # What a mail template takes from the page context, given directly: Flask's
+        # `render_template` would also run every page context processor (~0.15 ms a part).
+        interface_locale = get_locale()
+        context["interface_locale"] = interface_locale
+        context["locale_code"] = str(interface_locale)
+        templates = current_app.jinja_env
+        text = templates.get_template(f"mail/{kind}.txt").render(context)
+        html = templates.get_template(f"mail/{kind}.html").render(context)
         return Mail(kind, recipient, context["subject"], text.strip() + "\n", html)
 
 
