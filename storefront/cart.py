@@ -9,9 +9,11 @@ INSERT … ON CONFLICT DO UPDATE whose quantity limit lives in the statement its
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, or_, select, text, update
 
@@ -124,16 +126,19 @@ _TOUCH = fastsql.Statement(
 # Adds a line or grows it, but only while the line stays within max_quantity and the product's
 # tracked stock, and a new line fits under max_lines: the limits hold inside the statement, so
 # nothing is read first (the cart row is locked, so the line's quantity cannot move meanwhile).
+# The cart is found by its token, not its id: the add is sent together with the upsert of
+# the cart (`fastsql.together`), which it follows in the same transaction.
 _ADD = fastsql.Statement(
     text(
+        "WITH cart AS (SELECT id FROM carts WHERE token = :token) "
         "INSERT INTO cart_items (cart_id, product_id, quantity) "
-        "SELECT :cart_id, products.id, :quantity FROM products "
+        "SELECT cart.id, products.id, :quantity FROM cart, products "
         "WHERE products.id = :product_id AND (products.stock IS NULL OR products.stock >= "
         " :quantity + COALESCE((SELECT quantity FROM cart_items"
-        " WHERE cart_id = :cart_id AND product_id = :product_id), 0)) AND ("
-        " (SELECT count(*) FROM cart_items WHERE cart_id = :cart_id) < :max_lines"
+        " WHERE cart_id = cart.id AND product_id = :product_id), 0)) AND ("
+        " (SELECT count(*) FROM cart_items WHERE cart_id = cart.id) < :max_lines"
         " OR EXISTS (SELECT 1 FROM cart_items"
-        " WHERE cart_id = :cart_id AND product_id = :product_id)"
+        " WHERE cart_id = cart.id AND product_id = :product_id)"
         ") "
         "ON CONFLICT (cart_id, product_id) DO UPDATE "
         "SET quantity = cart_items.quantity + excluded.quantity "
@@ -167,8 +172,12 @@ def get_cart(token: str | None) -> CartView:
     """The cart of `token`, in one query whatever its size; empty when there is none."""
     if not token:
         return EMPTY
+    return _cart_view(_LINES.rows({"token": token}))
+
+
+def _cart_view(rows: Sequence[Sequence[Any]]) -> CartView:
     lines = []
-    for row in _LINES.rows({"token": token}):
+    for row in rows:
         product = ProductView(*row[:7])
         line_id, quantity = row[7], row[8]
         lines.append(CartLine(line_id, product, quantity, product.price * quantity))
@@ -180,22 +189,31 @@ def get_cart(token: str | None) -> CartView:
 
 
 def add_to_cart(token: str, product_id: int, quantity: int, limits: CartLimits) -> CartView:
-    """Add `quantity` of a product; the same product again grows its line."""
+    """Add `quantity` of a product; the same product again grows its line.
+
+    The cart's upsert (which locks its row), the add and the read of the cart go together:
+    one round trip on PostgreSQL. When the add was refused, the cart read is the cart as it
+    was, and a few more queries say why.
+    """
     if quantity > limits.max_quantity:
         raise QuantityLimit(f"A line holds at most {limits.max_quantity} of a product.")
-    cart_id = _touch_cart(token)
-    added = _ADD.first(
-        {
-            "cart_id": cart_id,
-            "product_id": product_id,
-            "quantity": quantity,
-            "max_lines": limits.max_lines,
-            "max_quantity": limits.max_quantity,
-        }
+    touched, added, lines = fastsql.together(
+        (_TOUCH, {"token": token}),
+        (
+            _ADD,
+            {
+                "token": token,
+                "product_id": product_id,
+                "quantity": quantity,
+                "max_lines": limits.max_lines,
+                "max_quantity": limits.max_quantity,
+            },
+        ),
+        (_LINES, {"token": token}),
     )
-    if added is None:
-        raise _why_not_added(cart_id, product_id, quantity, limits)
-    return get_cart(token)
+    if not added:
+        raise _why_not_added(touched[0][0], product_id, quantity, limits)
+    return _cart_view(lines)
 
 
 def _why_not_added(cart_id: int, product_id: int, wanted: int, limits: CartLimits) -> CartError:

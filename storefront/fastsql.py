@@ -186,6 +186,47 @@ class Statement:
         return row[0] if row is not None else None
 
 
+def together(
+    *calls: tuple[Statement, Mapping[str, Any] | None],
+) -> list[Sequence[Sequence[Any]]]:
+    """The rows of each statement, run in order on the request's connection, sent together.
+
+    On PostgreSQL through psycopg they go in one pipeline: one round trip for all (and for the
+    BEGIN before them), where one each would wait for the last. Each statement still sees
+    what the ones before it wrote. Elsewhere, and while an engine event listens, they run one
+    after the other. A statement cannot use the rows of the one before: give it what it
+    needs to find them itself.
+    """
+    connection = _connection()
+    directs = [statement._cursor_sql(connection)[1] for statement, _ in calls]
+    if connection.dispatch.before_cursor_execute or any(d is None for d in directs):
+        return [statement.rows(params, connection) for statement, params in calls]
+    sent = [
+        (direct.sql, direct.parameters(params))
+        for direct, (_, params) in zip(directs, calls, strict=True)
+        if direct is not None
+    ]
+    dbapi_connection = connection.connection.dbapi_connection
+    cursors = []
+    sql, values = "", None
+    try:
+        with dbapi_connection.pipeline():  # type: ignore[union-attr]
+            for sql, values in sent:
+                cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+                cursors.append(cursor)
+                cursor.execute(sql, values)
+        return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+    except BaseException as error:
+        # As `Statement.rows` does (the statement named is the last one sent).
+        connection._handle_dbapi_exception(
+            error, sql, values, cursors[-1] if cursors else None, None
+        )
+        raise  # not reached: the call above raises
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
 T = TypeVar("T")
 
 

@@ -84,6 +84,33 @@ def test_a_database_error_is_sqlalchemys(app: Flask) -> None:
         statement.scalar({"id": 1})
 
 
+def test_statements_sent_together_see_each_others_writes(app: Flask) -> None:
+    """Statements sent together (one pipeline on PostgreSQL) run in order in the request's
+    transaction: each sees what the ones before wrote; a rollback undoes them all."""
+    touch = fastsql.Statement(text("INSERT INTO carts (token) VALUES (:token) RETURNING id"))
+    count = fastsql.Statement(text("SELECT count(*) FROM carts WHERE token = :token"))
+    nothing = fastsql.Statement(text("SELECT id FROM carts WHERE token = 'nobody'"))
+    with app.test_request_context("/", method="POST"):
+        made, counted, none = fastsql.together(
+            (touch, {"token": "t1"}), (count, {"token": "t1"}), (nothing, None)
+        )
+        assert made[0][0] > 0 and counted[0][0] == 1 and list(none) == []
+        db.session.rollback()
+        assert count.scalar({"token": "t1"}) == 0
+
+
+def test_an_error_among_statements_sent_together_is_sqlalchemys(app: Flask) -> None:
+    """A failing statement among others raises SQLAlchemy's error; the transaction then rolls
+    back as after any error, and the connection serves the next statements."""
+    touch = fastsql.Statement(text("INSERT INTO carts (token) VALUES (:token) RETURNING id"))
+    broken = fastsql.Statement(text("SELECT missing FROM carts"))
+    with app.test_request_context("/", method="POST"):
+        with pytest.raises(exc.DBAPIError):
+            fastsql.together((touch, {"token": "t2"}), (broken, None), (touch, {"token": "t3"}))
+        db.session.rollback()
+        assert fastsql.Statement(text("SELECT count(*) FROM carts")).scalar() == 0
+
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_the_connection_goes_back_when_the_request_ends(app: Flask, method: str) -> None:
     """A read-only request's own connection, or the session's, is back in the pool after it."""
