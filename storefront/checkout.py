@@ -204,12 +204,6 @@ def place_order(
     if subtotal + fee != expected_total:
         raise PriceChanged(cart.get_cart(token), subtotal + fee)
 
-    tracked = [line for line in lines if line.stock is not None]
-    if tracked:
-        # Guarded as well as locked: the CHECK (stock >= 0) is the last line of defence.
-        _TAKE_STOCK.execute_many(
-            [{"pid": line.product_id, "quantity": line.quantity} for line in tracked]
-        )
     now = datetime.now(UTC)
     values = {
         "access_key": secrets.token_urlsafe(24),
@@ -232,27 +226,26 @@ def place_order(
         "currency": pricing.currency,
         "locale": locale,
     }
-    order_id, number = _insert_order(values)
+    # The stock taken and the order inserted go together (one round trip on PostgreSQL).
+    # The decrements are guarded as well as locked: the CHECK (stock >= 0) is the last line of
+    # defence.
+    taken = [
+        (_TAKE_STOCK, {"pid": line.product_id, "quantity": line.quantity})
+        for line in lines
+        if line.stock is not None
+    ]
+    number = new_number()
+    inserted = fastsql.together(*taken, (_INSERT_ORDER, {**values, "number": number}))[-1]
+    if inserted:
+        order_id = inserted[0][0]
+    else:  # the number was taken (about 1 in 10^11): draw again
+        order_id, number = _insert_order(values)
     items = [
         OrderLineView(
             line.product_id, line.name, line.price, line.quantity, line.price * line.quantity
         )
         for line in sorted(lines, key=lambda line: line.item_id)
     ]
-    _INSERT_LINE.execute_many(
-        [
-            {
-                "order_id": order_id,
-                "product_id": item.product_id,
-                "name": item.name,
-                "unit_price": item.unit_price,
-                "quantity": item.quantity,
-                "line_total": item.line_total,
-            }
-            for item in items
-        ],
-    )
-    _EMPTY_CART.execute({"cart_id": cart_id})
     view = OrderView(
         id=order_id,
         number=number,
@@ -273,7 +266,25 @@ def place_order(
         currency=pricing.currency,
         locale=locale,
     )
-    orders.queue_mails_for_new_order(view)
+    # The lines, the emptied cart and the queued mails go together (one round trip).
+    fastsql.together(
+        *(
+            (
+                _INSERT_LINE,
+                {
+                    "order_id": order_id,
+                    "product_id": item.product_id,
+                    "name": item.name,
+                    "unit_price": item.unit_price,
+                    "quantity": item.quantity,
+                    "line_total": item.line_total,
+                },
+            )
+            for item in items
+        ),
+        (_EMPTY_CART, {"cart_id": cart_id}),
+        *orders.new_order_mails(view),
+    )
     return view
 
 

@@ -149,28 +149,6 @@ class Statement:
         """Run a statement that returns no rows."""
         self.rows(params)
 
-    def execute_many(self, params: Sequence[Mapping[str, Any]]) -> None:
-        """Run a statement that returns no rows once per parameter set (psycopg pipelines
-        them: one round trip)."""
-        if len(params) == 1:
-            self.rows(params[0])
-            return
-        connection, direct = self._cursor_sql()
-        if direct is None or connection.dispatch.before_cursor_execute:
-            connection.execute(self.clause, list(params))
-            return
-        sql = direct.sql
-        many = [direct.parameters(values) for values in params]
-        dbapi_connection = connection.connection.dbapi_connection
-        cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(sql, many)
-        except BaseException as error:
-            connection._handle_dbapi_exception(error, sql, many, cursor, None)
-            raise  # not reached: the call above raises
-        finally:
-            cursor.close()
-
     def first(
         self, params: Mapping[str, Any] | None = None, connection: Connection | None = None
     ) -> Sequence[Any] | None:
@@ -186,9 +164,11 @@ class Statement:
         return row[0] if row is not None else None
 
 
-def together(
-    *calls: tuple[Statement, Mapping[str, Any] | None],
-) -> list[Sequence[Sequence[Any]]]:
+# A statement and its parameters, to be sent with others (`together`).
+Call = tuple["Statement", Mapping[str, Any] | None]
+
+
+def together(*calls: Call) -> list[Sequence[Sequence[Any]]]:
     """The rows of each statement, run in order on the request's connection, sent together.
 
     On PostgreSQL through psycopg they go in one pipeline: one round trip for all (and for the
@@ -197,6 +177,8 @@ def together(
     after the other. A statement cannot use the rows of the one before: give it what it
     needs to find them itself.
     """
+    if not calls:
+        return []
     connection = _connection()
     directs = [statement._cursor_sql(connection)[1] for statement, _ in calls]
     if connection.dispatch.before_cursor_execute or any(d is None for d in directs):

@@ -10,6 +10,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, update
 
+from . import fastsql
 from .extensions import db
 from .models import Order, OrderLine, Product
 
@@ -250,11 +251,12 @@ def _return_stock(view: OrderView) -> None:
         )
 
 
-def queue_mails_for_new_order(view: OrderView) -> None:
-    """Queue the confirmation to the shopper (and the shop's copy) in the caller's transaction."""
+def new_order_mails(view: OrderView) -> list[fastsql.Call]:
+    """The statements that queue the confirmation to the shopper (and the shop's copy), for
+    the caller to send in its transaction (see `outbox.queued`)."""
     from .mail import messages, outbox
 
-    outbox.enqueue(messages.order_placed(view), order_id=view.id)
+    return outbox.queued(messages.order_placed(view), order_id=view.id)
 
 
 def queue_mails_for_status(view: OrderView) -> None:

@@ -88,15 +88,15 @@ _INSERT = fastsql.Statement(
 _NOTIFY = fastsql.Statement(text(f"NOTIFY {CHANNEL}"))
 
 
-def enqueue(mails: Iterable[Mail], order_id: int | None = None) -> list[int]:
-    """Add `mails` to the caller's transaction (no commit), each with its own Message-ID.
-
-    Returns the new rows' ids, in the order of `mails`.
-    """
+def queued(mails: Iterable[Mail], order_id: int | None = None) -> list[fastsql.Call]:
+    """The statements that add `mails` to the outbox, each with its own Message-ID, and wake
+    the sender: for the caller to send in its transaction (`fastsql.together`), as `enqueue`
+    does."""
     now = utcnow()
     domain = sender_domain(current_app.config["MAIL_FROM"])
-    ids = [
-        _INSERT.scalar(
+    calls: list[fastsql.Call] = [
+        (
+            _INSERT,
             {
                 "created_at": now,
                 "kind": mail.kind,
@@ -108,14 +108,24 @@ def enqueue(mails: Iterable[Mail], order_id: int | None = None) -> list[int]:
                 "order_id": order_id,
                 "attempts": 0,
                 "next_attempt_at": now,
-            }
+            },
         )
         for mail in mails
     ]
-    if ids and db.session.get_bind().dialect.name == "postgresql":
+    if calls and db.session.get_bind().dialect.name == "postgresql":
         # Delivered when the transaction commits, and never if it rolls back.
-        _NOTIFY.execute()
-    return ids
+        calls.append((_NOTIFY, None))
+    return calls
+
+
+def enqueue(mails: Iterable[Mail], order_id: int | None = None) -> list[int]:
+    """Add `mails` to the caller's transaction (no commit), each with its own Message-ID.
+
+    Returns the new rows' ids, in the order of `mails`.
+    """
+    mails = list(mails)
+    results = fastsql.together(*queued(mails, order_id))
+    return [rows[0][0] for rows in results[: len(mails)]]
 
 
 def claim_due(limit: int, lease: timedelta) -> list[Claimed]:
