@@ -6,10 +6,12 @@ means reading each: 20–60 ms a request, and every new filter combination is ne
 whether a match passes those filters depends on two of its values only, its category and its
 price, and where it ranks on its relevance and id. So the first search of common words at a
 catalog version finds every match once (PostgreSQL) and keeps, in `search_matches`, each one's
-`category_id << 40 | price in cents`, sorted, with its id and relevance: 17 bytes a match,
-~700 KB for 40 000. Any process then counts that search under any categories and price window
-by binary search over the keys, and finds the ids of a page among the matches the filters keep
-(the page's rows are then read by id): exact, the same answer as ranking in full.
+`category_id << 40 | price in cents`, sorted, with its id, relevance and place in relevance
+order: 21 bytes a match, ~880 KB for 40 000. Any process then counts that search under any
+categories and price window by binary search over the keys, and finds the ids of a page among
+the matches the filters keep (a category's slices ranked, or the relevance order read until a
+price window has filled the page); the page's rows are then read by id: exact, the same answer
+as ranking in full.
 
 - Keyed on the search's words only, never on its filters or the request. Kept at the catalog
   version read by the same statement that found the matches, and used only at that version
@@ -34,9 +36,10 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import islice
 
 from flask import current_app
 from sqlalchemy import BigInteger, Integer, LargeBinary, bindparam, func, literal, select
@@ -61,8 +64,9 @@ _p = Product.__table__.c
 _m = SearchMatches.__table__.c
 
 
-def _int8s(blob: bytes) -> array:
-    values = array("q")
+def _ints(blob: bytes, typecode: str = "q") -> array:
+    """PostgreSQL's int8send (`q`) or int4send (`i`) values, joined."""
+    values = array(typecode)
     values.frombytes(blob)
     if sys.byteorder == "little":
         values.byteswap()  # PostgreSQL's int8send is big-endian
@@ -77,6 +81,8 @@ class Matches:
     keys: array | None
     ids: array | None
     scores: bytes | None
+    # Positions in `keys` by relevance, then id: the matches' order on a page.
+    ranks: array | None = None
     read_at: float = field(default_factory=time.monotonic)
     # The matches' prices in cents, sorted: made when a price window without categories first
     # needs them.
@@ -128,16 +134,22 @@ class Matches:
         """Ids of that page of those matches, by relevance, then id."""
         assert self.keys is not None and self.ids is not None and self.scores is not None
         keys, ids, scores = self.keys, self.ids, self.scores
-        positions: Iterable[int]
+        wanted = offset + limit
         if category_ids:
+            # A category's matches are a few slices of `keys`: rank those.
             positions = (i for part in self._ranges(category_ids, low, high) for i in part)
-        elif low is None and high is None:
-            positions = range(len(keys))
-        else:
-            bottom, top = self._bounds(low, high)
-            positions = (i for i in range(len(keys)) if bottom <= keys[i] & MAX_CENTS <= top)
-        best = heapq.nsmallest(offset + limit, positions, key=lambda i: (-scores[i], ids[i]))
-        return [ids[i] for i in best[offset:]]
+            best = heapq.nsmallest(wanted, positions, key=lambda i: (-scores[i], ids[i]))
+            return [ids[i] for i in best[offset:]]
+        assert self.ranks is not None
+        if low is None and high is None:
+            return [ids[i] for i in self.ranks[offset:wanted]]
+        # A price window: the matches in rank order until the page is full (a window keeping
+        # a share s of them reads about `wanted / s`).
+        bottom, top = self._bounds(low, high)
+        found = list(
+            islice((i for i in self.ranks if bottom <= keys[i] & MAX_CENTS <= top), wanted)
+        )
+        return [ids[i] for i in found[offset:]]
 
 
 class _Kept:
@@ -176,6 +188,7 @@ _READ = select(
     _m["keys"],
     _m.ids,
     _m.scores,
+    _m.ranks,
     func.extract("epoch", func.now() - _m.counted_at),
 ).where(_m.words == bindparam("words"))
 
@@ -183,17 +196,23 @@ _READ = select(
 def _read(words: str, version: int | None) -> Matches | None:
     """The row kept for `words`, when it is not too old (and at `version`, when given)."""
     row = db.session.execute(_READ, {"words": words}).first()
-    if row is None or float(row[4]) >= KEPT_SECONDS:
+    if row is None or float(row[5]) >= KEPT_SECONDS:
         return None
     if version is not None and row[0] != version:
         return None
-    return _matches(row[0], row[1], row[2], row[3])
+    return _matches(row[0], row[1], row[2], row[3], row[4])
 
 
-def _matches(version: int, keys: bytes | None, ids: bytes | None, scores: bytes | None) -> Matches:
-    if keys is None or ids is None or scores is None:
+def _matches(
+    version: int,
+    keys: bytes | None,
+    ids: bytes | None,
+    scores: bytes | None,
+    ranks: bytes | None,
+) -> Matches:
+    if keys is None or ids is None or scores is None or ranks is None:
         return Matches(version, None, None, None)
-    return Matches(version, _int8s(keys), _int8s(ids), scores)
+    return Matches(version, _ints(keys), _ints(ids), scores, _ints(ranks, "i"))
 
 
 def _find(query: search.SearchQuery, words: str) -> Matches:
@@ -202,19 +221,22 @@ def _find(query: search.SearchQuery, words: str) -> Matches:
         (_p.price * 100).cast(BigInteger)
     )
     score = search.relevance(query, "postgresql")[0].element  # the score, not its DESC
-    found = (
+    matches = (
         select(key.label("key"), _p.id, score.label("score"), _p.category_id, _p.price)
         .where(search.match(query, "postgresql"))
         .limit(MAX_KEPT + 1)
-        .subquery("found")
+        .subquery("matches")
     )
+    # Each match's position in key order, for the rank order's positions.
+    position = func.row_number().over(order_by=(matches.c.key, matches.c.id)) - 1
+    found = select(matches, position.cast(Integer).label("position")).subquery("found")
     empty = literal(b"", LargeBinary)
 
     def joined(column: object) -> object:
         return func.string_agg(column, aggregate_order_by(empty, found.c.key, found.c.id))
 
     # One statement: the matches and the version they belong to come from one snapshot.
-    version, count, top_category, low_price, keys, ids, scores = db.session.execute(
+    version, count, top_category, low_price, keys, ids, scores, ranks = db.session.execute(
         select(
             catalog_version.CURRENT,
             func.count(),
@@ -223,6 +245,10 @@ def _find(query: search.SearchQuery, words: str) -> Matches:
             joined(func.int8send(found.c.key)),
             joined(func.int8send(found.c.id.cast(BigInteger))),
             joined(func.set_byte(literal(b"\x00", LargeBinary), 0, found.c.score)),
+            func.string_agg(
+                func.int4send(found.c.position),
+                aggregate_order_by(empty, found.c.score.desc(), found.c.id),
+            ),
         )
     ).one()
     keepable = (
@@ -231,11 +257,11 @@ def _find(query: search.SearchQuery, words: str) -> Matches:
         and (count == 0 or (top_category <= MAX_CATEGORY_ID and low_price >= 0))
     )
     if keepable:
-        keys, ids, scores = keys or b"", ids or b"", scores or b""
+        keys, ids, scores, ranks = keys or b"", ids or b"", scores or b"", ranks or b""
     else:
-        keys = ids = scores = None
+        keys = ids = scores = ranks = None
     upsert = insert(SearchMatches.__table__).values(
-        words=words, catalog_version=version, keys=keys, ids=ids, scores=scores
+        words=words, catalog_version=version, keys=keys, ids=ids, scores=scores, ranks=ranks
     )
     db.session.execute(
         upsert.on_conflict_do_update(
@@ -245,13 +271,14 @@ def _find(query: search.SearchQuery, words: str) -> Matches:
                 "keys": upsert.excluded["keys"],
                 "ids": upsert.excluded.ids,
                 "scores": upsert.excluded.scores,
+                "ranks": upsert.excluded.ranks,
                 "counted_at": func.now(),
             },
             # A request that read an older catalog finished late: keep the newer row.
             where=_m.catalog_version <= upsert.excluded.catalog_version,
         )
     )
-    return _matches(version, keys, ids, scores)
+    return _matches(version, keys, ids, scores, ranks)
 
 
 def kept_matches(

@@ -23,6 +23,7 @@ def upgrade():
         sa.Column("keys", sa.LargeBinary(), nullable=True),
         sa.Column("ids", sa.LargeBinary(), nullable=True),
         sa.Column("scores", sa.LargeBinary(), nullable=True),
+        sa.Column("ranks", sa.LargeBinary(), nullable=True),
         sa.Column(
             "counted_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),

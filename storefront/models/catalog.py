@@ -144,10 +144,12 @@ class SearchMatches(db.Model):
     catalog_version: Mapped[int] = mapped_column(BigInteger)
     # Each match as `category_id << 40 | price in cents`, sorted (then by id), as big-endian
     # 8-byte integers; NULL when there were too many matches to keep. `ids` holds the matches'
-    # ids and `scores` their relevance (one byte each), in the same order.
+    # ids and `scores` their relevance (one byte each), in the same order; `ranks` their
+    # positions in that order by relevance, then id (4-byte integers).
     keys: Mapped[bytes | None] = mapped_column(LargeBinary)
     ids: Mapped[bytes | None] = mapped_column(LargeBinary)
     scores: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ranks: Mapped[bytes | None] = mapped_column(LargeBinary)
     counted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
