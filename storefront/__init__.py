@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .config import ROOT, SESSION_COOKIE_NAME, load_settings
-from .extensions import babel, cors, csrf, db, migrate
+from .extensions import babel, csrf, db, migrate
 from .languages import select_locale
 from .logs import register_logging
 from .routing import register_url_limit
@@ -90,7 +90,7 @@ def _engine_options(app: Flask) -> dict[str, Any]:
 
 def register_extensions(app: Flask) -> None:
     """Bind the database, migrations, CORS, CSRF protection and translations to `app`."""
-    from . import fastsql, session_cookie
+    from . import cross_origin, fastsql, session_cookie
     from .jsonio import DecimalJSONProvider
 
     app.json = DecimalJSONProvider(app)
@@ -99,13 +99,7 @@ def register_extensions(app: Flask) -> None:
     fastsql.register(app)
     session_cookie.register(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
-    cors.init_app(
-        app,
-        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
-        supports_credentials=True,
-        expose_headers=["Location", "Retry-After", "ETag", "X-Request-ID"],
-        max_age=600,
-    )
+    cross_origin.register(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
 

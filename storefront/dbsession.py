@@ -7,6 +7,12 @@ session binds to the same engine in autocommit mode (same pool; psycopg flips a 
 round trip). Writes never happen on those methods but one, which needs no transaction: a
 common search keeps its matches for every process (`match_counts`, one autocommit upsert). The
 CLI and other methods keep transactions.
+
+The hot reads (`fastsql`) take their connection through `read_connection`, which sets psycopg's
+flag itself: SQLAlchemy's isolation-level option on the twin engine costs ~20 µs per checkout
+(it sets the level on checkout and resets it on return). A connection it flipped leaves
+autocommit when it goes back to the pool (`_leave_autocommit`), whichever way it gets there (a
+teardown that never ran included), so a write never gets a connection without transactions.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import has_request_context, request
 from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy.pool import Pool
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _AUTOCOMMIT_KEY = "storefront.autocommit"
+# Marks a pooled connection `read_connection` put in autocommit, until it is back in the pool.
+_IN_AUTOCOMMIT = "storefront.in_autocommit"
 
 
 def autocommit_engine(engine: sa.engine.Engine) -> sa.engine.Engine:
@@ -28,6 +37,28 @@ def autocommit_engine(engine: sa.engine.Engine) -> sa.engine.Engine:
         twin = engine.execution_options(isolation_level="AUTOCOMMIT")
         engine.__dict__[_AUTOCOMMIT_KEY] = twin
     return twin
+
+
+def read_connection(engine: sa.engine.Engine) -> sa.engine.Connection:
+    """A pooled connection in autocommit, for a request that only reads."""
+    if engine.dialect.driver != "psycopg":
+        return autocommit_engine(engine).connect()
+    connection = engine.connect()
+    pooled = connection.connection
+    pooled.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+    pooled.info[_IN_AUTOCOMMIT] = True
+    return connection
+
+
+@sa.event.listens_for(Pool, "checkin")
+def _leave_autocommit(dbapi_connection: Any, record: Any) -> None:
+    """Return a connection `read_connection` put in autocommit to the pool without it."""
+    if not record.info.pop(_IN_AUTOCOMMIT, False) or dbapi_connection is None:
+        return
+    try:
+        dbapi_connection.autocommit = False
+    except Exception as error:  # a broken connection: never hand it out again
+        record.invalidate(error)
 
 
 class Session(FlaskSession):

@@ -27,7 +27,7 @@ from sqlalchemy import types
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import ClauseElement
 
-from .dbsession import READ_ONLY_METHODS, autocommit_engine
+from .dbsession import READ_ONLY_METHODS, read_connection
 from .extensions import db
 
 _READ_CONNECTION = "storefront_read_connection"
@@ -83,7 +83,7 @@ def _connection() -> Connection:
         return db.session.connection()
     connection = g.get(_READ_CONNECTION)
     if connection is None or connection.closed:
-        connection = autocommit_engine(db.engine).connect()
+        connection = read_connection(db.engine)
         setattr(g, _READ_CONNECTION, connection)
     return connection
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,8 @@ from flask import Flask, Response, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _ENVIRON_KEY = "storefront.request_id"
+# The incoming header as WSGI names it (read from the environ: `request.headers` builds a view).
+_INCOMING_KEY = "HTTP_X_REQUEST_ID"
 # What a proxy's id looks like (a UUID, nginx's $request_id, a trace id): anything else is
 # replaced, so a client cannot put quotes, newlines or a megabyte into our logs.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
@@ -35,8 +37,8 @@ def request_id() -> str:
     environ = request.environ
     current = environ.get(_ENVIRON_KEY)
     if current is None:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "").strip()
-        current = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        incoming = environ.get(_INCOMING_KEY, "").strip()
+        current = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
         environ[_ENVIRON_KEY] = current
     return current
 

@@ -18,9 +18,13 @@ from sqlalchemy import bindparam, exc, literal_column, select, text
 import storefront
 from storefront import fastsql, list_shapes
 from storefront.catalog import _ORDERS, _PAGE_COLUMNS
+from storefront.dbsession import read_connection
 from storefront.extensions import db
 from storefront.filters import ProductFilters
 from tests.factories import create_products, product_data
+
+# One pooled connection: what a read used is what the next write gets.
+ONE_CONNECTION = {"pool_size": 1, "max_overflow": 0}
 
 
 def hot_statements() -> dict[str, fastsql.Statement]:
@@ -123,6 +127,29 @@ def test_the_connection_goes_back_when_the_request_ends(app: Flask, method: str)
             assert statement.scalar({"n": n}) == n
     with app.app_context():
         assert pool.checkedout() == before
+
+
+@pytest.mark.parametrize("app_settings", [{"SQLALCHEMY_ENGINE_OPTIONS": ONE_CONNECTION}])
+def test_a_write_after_a_read_on_the_same_connection_is_a_transaction(app: Flask) -> None:
+    """A read-only request's connection runs in autocommit; the write that gets it next from
+    the pool (here the only one) must not: its rollback leaves nothing half-written."""
+    statement = fastsql.Statement(text("SELECT count(*) FROM carts"))
+
+    def write_then_fail() -> None:
+        with app.app_context():
+            db.session.execute(text("INSERT INTO carts (token) VALUES ('half-written')"))
+            db.session.rollback()
+            assert statement.scalar() == 0
+
+    with app.test_request_context("/", method="GET"):
+        assert statement.scalar() == 0
+    write_then_fail()
+    # Given back without the request's teardown (a hook before it raised): the pool resets it.
+    with app.test_request_context("/", method="GET"):
+        connection = read_connection(db.engine)
+        assert fastsql.Statement(text("SELECT 1")).scalar(connection=connection) == 1
+        connection.close()
+    write_then_fail()
 
 
 def test_the_statements_kept_per_shape_are_bounded(

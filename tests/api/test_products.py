@@ -638,6 +638,27 @@ def test_probes(client: FlaskClient, path: str) -> None:
     assert client.get(path).status_code == 200
 
 
+def test_catalog_reads_are_the_same_for_every_session(
+    client: FlaskClient, product: dict[str, Any]
+) -> None:
+    """A catalog read never looks at the session cookie, so it does not say `Vary: Cookie`
+    (a shared cache may keep one copy for every shopper); the cart, which does, says it."""
+    client.post("/api/cart/", json={"product_id": product["id"], "quantity": 1})
+    for path in (f"/api/products/{product['id']}/", "/api/products/", "/api/categories/"):
+        vary = client.get(path).headers.get("Vary", "")
+        assert "Cookie" not in vary, (path, vary)
+    assert "Cookie" in client.get("/api/cart/").headers["Vary"]
+
+
+def test_no_cors_headers_without_an_origin(client: FlaskClient) -> None:
+    """A request without `Origin` (same-origin page, server, curl) asked for no CORS: its
+    answer lists no allowed origins, though `CORS_ORIGINS` has one."""
+    for method, path in (("GET", "/api/products/"), ("OPTIONS", "/api/cart/")):
+        response = client.open(path, method=method)
+        granted = [name for name in response.headers if name.startswith("Access-Control")]
+        assert granted == [], (method, path, granted)
+
+
 def test_cors_for_listed_origins_only(client: FlaskClient) -> None:
     """A listed frontend may read with credentials; another site gets no CORS grant."""
     listed = client.get("/api/products/", headers={"Origin": "http://localhost:3000"})
