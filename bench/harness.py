@@ -47,6 +47,11 @@ MODES = {
     "full": {"seconds": 20, "warmup": 3, "pgbench": 10, "pool": 200, "add": 1000, "get": 200},
     "smoke": {"seconds": 3, "warmup": 1, "pgbench": 1, "pool": 40, "add": 200, "get": 50},
 }
+# Paired rounds after a scenario's runs (app, then lean, `PAIR_SECONDS` each, `pairs` times):
+# the ratio target is judged on their median (see bench/README.md, "Paired rounds").
+PAIRS = {"full": 3, "smoke": 0}
+PAIR_SECONDS = 5.0
+
 # Random requests per templated scenario: many more than one run sends, so that a request
 # seldom repeats within a cache's lifetime (the app caches totals for 30 s).
 TEMPLATED_POOL = {"full": 50_000, "smoke": 5_000}
@@ -78,6 +83,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pgbench-seconds", type=float, default=_env("PGBENCH_SECONDS", -1.0))
     parser.add_argument("--pool", type=int, default=_env("POOL", 0))
     parser.add_argument(
+        "--pairs",
+        type=int,
+        default=_env("PAIRS", -1),
+        help="paired app/lean rounds per scenario with a lean baseline (0: none)",
+    )
+    parser.add_argument("--pair-seconds", type=float, default=_env("PAIR_SECONDS", PAIR_SECONDS))
+    parser.add_argument(
         "--replay",
         type=int,
         default=_env("REPLAY", 1),
@@ -98,6 +110,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.warmup = mode["warmup"] if args.warmup < 0 else args.warmup
     args.pgbench_seconds = mode["pgbench"] if args.pgbench_seconds < 0 else args.pgbench_seconds
     args.pool = args.pool or mode["pool"]
+    args.pairs = PAIRS[args.mode] if args.pairs < 0 else args.pairs
     args.add_sessions, args.get_sessions = mode["add"], mode["get"]
     args.templated_pool = TEMPLATED_POOL[args.mode]
     if args.report is None and not args.smoke:
@@ -226,6 +239,23 @@ class Bench:
             result["lost"] = max(0, result["counted"]["2xx"] - held)
         return result
 
+    def paired(self, scenario: Scenario, reset) -> list[dict[str, float]]:
+        """Short runs of the app and the lean baseline in turn, each pair's req/s.
+
+        A slow phase of a shared machine (tens of seconds) lands on both of a pair instead of
+        on one side of the ratio. The servers are warm from the scenario's own runs."""
+        pool = self.pool(scenario, self.args.pair_seconds)
+        found = []
+        for _ in range(self.args.pairs):
+            pair = {}
+            for label, server in (("app", self.app_server), ("lean", self.lean_server)):
+                if reset:
+                    reset()
+                result = wrk(server.url, pool, self.settings, self.args.pair_seconds, False)
+                pair[label] = result["rps"]
+            found.append(pair)
+        return found
+
     def profile(self, scenario: Scenario) -> dict[str, Any]:
         """py-spy on the app's workers during an extra, unmeasured wrk run."""
         seconds = max(3, round(self.settings.seconds / 2))
@@ -300,6 +330,10 @@ class Bench:
         if not scenario.lean or self.args.replay:
             self.log(f"{scenario.name}: bare baseline")
             bare = self.measure(scenario, self.bare_server, reset)
+        pairs = None
+        if scenario.lean and self.args.pairs > 0:
+            self.log(f"{scenario.name}: {self.args.pairs} paired rounds")
+            pairs = self.paired(scenario, reset)
         raw = None
         if self.settings.pgbench_seconds > 0:
             self.log(f"{scenario.name}: pgbench")
@@ -312,7 +346,7 @@ class Bench:
                 raw = pgbench(self.dsn, script, self.settings)
         if scenario.kind == "checkout":
             fixture["pool_size"] = app["sessions"]
-        row = report.scenario_row(scenario, fixture, app, bare, raw, lean)
+        row = report.scenario_row(scenario, fixture, app, bare, raw, lean, pairs)
         if summary:
             row["profile"] = summary
         for label, result in (("app", app), ("lean", lean), ("bare", bare)):
@@ -367,6 +401,8 @@ class Bench:
                 **asdict(self.settings),
                 "pool": self.args.pool,
                 "replay": bool(self.args.replay),
+                "pairs": self.args.pairs,
+                "pair_seconds": self.args.pair_seconds,
             },
             "products": report.product_count(self.dsn),
             "seed_seconds": self.args.seed_seconds,

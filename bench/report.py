@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -113,13 +114,25 @@ def compare_shares(rows: list[dict[str, Any]]) -> None:
             row["missed"].append("share")
 
 
-def scenario_row(scenario: Scenario, fixture, app, bare, raw, lean=None) -> dict[str, Any]:
+def paired_ratio(pairs: list[dict[str, float]] | None) -> float | None:
+    """The median app/lean ratio of the paired rounds (None without any)."""
+    ratios = [_ratio(pair["app"], pair["lean"]) for pair in pairs or ()]
+    ratios = [ratio for ratio in ratios if ratio is not None]
+    return round(statistics.median(ratios), 3) if ratios else None
+
+
+def scenario_row(
+    scenario: Scenario, fixture, app, bare, raw, lean=None, pairs=None
+) -> dict[str, Any]:
     """One scenario's record: the measurements, their ratios, what the app sent.
 
     `lean` is the lean baseline's run (None for a scenario without one), `bare` the replay's
-    (None when it was skipped); the targets' ratio is app/lean where there is a lean run."""
+    (None when it was skipped), `pairs` the req/s of the paired rounds (app and lean in turn).
+    The targets' ratio is app/lean where there is a lean run: the median of the paired
+    rounds' when they ran, else the one of the scenario's own runs."""
     app_bare = _ratio(app["rps"], bare["rps"]) if bare else None
     app_lean = _ratio(app["rps"], lean["rps"]) if lean else None
+    app_paired = paired_ratio(pairs)
     row = {
         "scenario": scenario.name,
         "request": scenario.request,
@@ -131,8 +144,10 @@ def scenario_row(scenario: Scenario, fixture, app, bare, raw, lean=None) -> dict
         "raw": raw,
         "baseline": "lean" if lean else "bare",
         "app_lean": app_lean,
+        "pairs": pairs,
+        "app_lean_paired": app_paired,
         "app_bare": app_bare,
-        "app_base": app_lean if lean else app_bare,
+        "app_base": (app_paired or app_lean) if lean else app_bare,
         "app_raw": _ratio(app["rps"], raw["tps"] if raw else None),
         "pool_size": fixture["pool_size"],
         "bare_mode": fixture.get("bare", "replay"),
@@ -189,6 +204,14 @@ def _verdict(row: dict[str, Any], smoke: bool) -> str:
     return "met" if not row["missed"] else "missed: " + ", ".join(row["missed"])
 
 
+def _paired_cell(pairs: list[dict[str, float]] | None) -> str:
+    """The paired rounds' median ratio and each round's, e.g. `0.84 (0.81, 0.84, 0.90)`."""
+    if not pairs:
+        return "—"
+    each = ", ".join(_n(_ratio(pair["app"], pair["lean"]), 2) for pair in pairs)
+    return f"{_n(paired_ratio(pairs), 2)} ({each})"
+
+
 def _row_line(row: dict[str, Any], smoke: bool) -> str:
     app, lean, bare, raw = row["app"], row.get("lean"), row["bare"], row["raw"]
     ms = app["latency_ms"]
@@ -204,6 +227,7 @@ def _row_line(row: dict[str, Any], smoke: bool) -> str:
         _n(bare["rps"]) if bare else "—",
         _n(raw["tps"]) if raw else "—",
         _n(row.get("app_lean"), 2),
+        _paired_cell(row.get("pairs")),
         _n(row["app_bare"], 2),
         _n(row["app_raw"], 2),
         _target_text(row["target"], row.get("baseline", "bare")),
@@ -224,12 +248,12 @@ def _where_time_goes(row: dict[str, Any]) -> str:
     )
     if raw and row["app_raw"] and row["app_raw"] >= 0.6:
         reading += "the app gets most of what PostgreSQL gives on this SQL: the SQL is the limit."
-    elif row.get("app_lean") is not None and row["app_lean"] < (row["target"].get("ratio") or 0.7):
+    elif row.get("app_lean") is not None and row["app_base"] < (row["target"].get("ratio") or 0.7):
         replay = ""
         if row["app_bare"]:
             replay = f", the replay of the app's own SQL {1 / row['app_bare']:.1f}×"
         reading += (
-            f"the lean baseline (the obvious SQL) is {1 / row['app_lean']:.1f}× faster{replay}: "
+            f"the lean baseline (the obvious SQL) is {1 / row['app_base']:.1f}× faster{replay}: "
             "the gap to the replay is the app's code, the rest the SQL it chose."
         )
     elif row["app_bare"] is not None and row["app_bare"] < (row["target"].get("ratio") or 0.7):
@@ -247,6 +271,13 @@ def _where_time_goes(row: dict[str, Any]) -> str:
     return f"- **{row['scenario']}** ({', '.join(row['missed'])}): {reading}"
 
 
+def _pairs_text(settings: dict[str, Any]) -> str:
+    pairs = settings.get("pairs") or 0
+    if not pairs:
+        return "no paired rounds"
+    return f"{pairs} paired rounds of {settings['pair_seconds']:g} s (app, lean) per lean scenario"
+
+
 def markdown(results: dict[str, Any]) -> str:
     """This run as a BENCHMARKS.md section: machine, settings, the table, what was missed."""
     smoke = results["mode"] == "smoke"
@@ -261,14 +292,14 @@ def markdown(results: dict[str, Any]) -> str:
         f"gunicorn {g['worker_class']} {g['workers']} workers × {g['threads']} threads; "
         f"{m['wrk']} -t{s['threads']} -c{s['connections']} -d{s['seconds']:g}s "
         f"(+{s['warmup_seconds']:g} s warm-up), pgbench -M prepared -c{s['connections']} "
-        f"-j{s['threads']} -T{s['pgbench_seconds']:g}; load average at start "
+        f"-j{s['threads']} -T{s['pgbench_seconds']:g}; {_pairs_text(s)}; load average at start "
         f"{m['loadavg_at_start'][0]:.2f}; whole run {results['minutes']:.1f} min; "
         f"code at {m.get('commit', 'unknown')}.",
         "",
         "| scenario | app req/s | p50 / p95 / p99 ms | non-2xx / errors | worker peak RSS MB "
-        "| lean req/s | replay req/s | raw PG tps | app/lean | app/replay | app/raw | target "
-        "| result |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|",
+        "| lean req/s | replay req/s | raw PG tps | app/lean | app/lean paired, median (each) "
+        "| app/replay | app/raw | target | result |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|",
     ]
     lines += [_row_line(row, smoke) for row in results["scenarios"]]
     seed = results["seed_seconds"]
@@ -277,10 +308,10 @@ def markdown(results: dict[str, Any]) -> str:
     rss_ok = "—" if smoke else ("met" if rss <= WORKER_RSS_AIM_MB else "missed")
     seed_cell = f"{seed:.0f} s" if seed is not None else "not measured"
     lines += [
-        f"| seed {_n(results['products'])} | {seed_cell} | | | | | | | | | "
+        f"| seed {_n(results['products'])} | {seed_cell} | | | | | | | | | | "
         f"| ≤{SEED_SECONDS_AIM} s (1M, indexes included) | {seed_ok} |",
         f"| worker RSS after all scenarios | {rss:.0f} MB (peak {hwm:.0f})"
-        f" | | | | | | | | | | ≤{WORKER_RSS_AIM_MB} MB | {rss_ok} |",
+        f" | | | | | | | | | | | ≤{WORKER_RSS_AIM_MB} MB | {rss_ok} |",
         "",
     ]
     missed = [row for row in results["scenarios"] if row["missed"] and row["available"]]
