@@ -83,7 +83,9 @@ class Matches:
     scores: bytes | None
     # Positions in `keys` by relevance, then id: the matches' order on a page.
     ranks: array | None = None
-    read_at: float = field(default_factory=time.monotonic)
+    # When they were found, on this process's monotonic clock (a row read from the table is
+    # as old as the row, not as the read).
+    found_at: float = field(default_factory=time.monotonic)
     # The matches' prices in cents, sorted: made when a price window without categories first
     # needs them.
     _cents: array | None = None
@@ -163,7 +165,7 @@ class _Kept:
     def get(self, words: str) -> Matches | None:
         with self._lock:
             found = self._entries.get(words)
-            if found is None or time.monotonic() - found.read_at >= KEPT_SECONDS:
+            if found is None or time.monotonic() - found.found_at >= KEPT_SECONDS:
                 return None
             self._entries.move_to_end(words)
             return found
@@ -196,11 +198,14 @@ _READ = select(
 def _read(words: str, version: int | None) -> Matches | None:
     """The row kept for `words`, when it is not too old (and at `version`, when given)."""
     row = db.session.execute(_READ, {"words": words}).first()
-    if row is None or float(row[5]) >= KEPT_SECONDS:
+    if row is None:
+        return None
+    age = float(row[5])
+    if age >= KEPT_SECONDS:
         return None
     if version is not None and row[0] != version:
         return None
-    return _matches(row[0], row[1], row[2], row[3], row[4])
+    return _matches(row[0], row[1], row[2], row[3], row[4], age)
 
 
 def _matches(
@@ -209,10 +214,14 @@ def _matches(
     ids: bytes | None,
     scores: bytes | None,
     ranks: bytes | None,
+    age: float = 0.0,
 ) -> Matches:
+    """Kept matches from a row's columns; `age`: seconds since they were found (the copy in
+    memory ages from then, so KEPT_SECONDS bounds their age, not the time since this read)."""
+    found_at = time.monotonic() - max(age, 0.0)
     if keys is None or ids is None or scores is None or ranks is None:
-        return Matches(version, None, None, None)
-    return Matches(version, _ints(keys), _ints(ids), scores, _ints(ranks, "i"))
+        return Matches(version, None, None, None, found_at=found_at)
+    return Matches(version, _ints(keys), _ints(ids), scores, _ints(ranks, "i"), found_at=found_at)
 
 
 def _find(query: search.SearchQuery, words: str) -> Matches:

@@ -4,6 +4,7 @@ through the database, and never older than the catalog (PostgreSQL)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -124,6 +125,36 @@ def test_another_process_reads_the_kept_matches(common_word_shop: Flask, sent: l
     assert not finds_matches(other_sent), other_sent
     assert any("FROM search_matches" in sql for sql in other_sent)
     with other.app_context():
+        db.engine.dispose()
+
+
+def test_matches_read_from_the_table_age_from_when_they_were_found(
+    common_word_shop: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that reads matches found a while ago keeps them for what is left of
+    KEPT_SECONDS, not for KEPT_SECONDS more: a change made in SQL around the app shows
+    within KEPT_SECONDS whichever process answers."""
+    monkeypatch.setattr(match_counts, "KEPT_SECONDS", 5.0)
+    # The first process finds the matches (a category's count needs them) and keeps them.
+    answer(common_word_shop, {"search": "складной"})
+    answer(common_word_shop, {"search": "складной", "category": "Мебель", "limit": "5"})
+    with common_word_shop.app_context():
+        db.session.execute(
+            text("UPDATE search_matches SET counted_at = counted_at - interval '4 seconds'")
+        )
+        db.session.commit()
+        (words,) = db.session.execute(text("SELECT words FROM search_matches")).scalars()
+    other = make_app(common_word_shop.config["SQLALCHEMY_DATABASE_URI"])
+    # As in test_another_process_reads_the_kept_matches: this process reads the row.
+    narrow = {"search": "складной", "category": "Дача", "max_price": "140", "limit": "5"}
+    assert (
+        answer(other, {"search": "складной"})[1:] == full_answer(other, {"search": "складной"})[1:]
+    )
+    assert answer(other, narrow) == full_answer(common_word_shop, narrow)
+    with other.app_context():
+        assert match_counts._kept().get(words) is not None, "the row was 4 s old: kept"
+        time.sleep(1.5)
+        assert match_counts._kept().get(words) is None, "found 5.5 s ago: past KEPT_SECONDS"
         db.engine.dispose()
 
 
