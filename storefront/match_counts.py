@@ -52,7 +52,10 @@ from .models import Product, SearchMatches
 MAX_KEPT = 200_000
 # Relevance is at most 9 a word: one byte holds it for up to 28 words.
 MAX_WORDS = 28
-KEPT_SECONDS = 600.0
+# Only for changes made in SQL around the app without bumping the version (docs/deploying.md):
+# every expiry makes a request of each common word find its matches again (~0.4 s idle,
+# seconds under load, 2026-12-03 bench), so it is long.
+KEPT_SECONDS = 3600.0
 MAX_KEYS_IN_MEMORY = 2_000_000
 # A key is `category_id << PRICE_BITS | cents`: prices up to 10^10 (Numeric(12, 2)) fit in
 # 40 bits of cents, and category ids below 2^23 keep the key a positive 64-bit integer.
