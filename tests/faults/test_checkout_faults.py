@@ -13,7 +13,9 @@ is back the worker delivers each exactly once, and the link in it opens the orde
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,8 +278,12 @@ def test_checkouts_cut_off_inside_their_transaction_leave_nothing(
                 "the checkouts never queued on the product row"
             )
             stopped = time.monotonic()
-            cluster.stop(mode)
-            replies = [future.result(timeout=30) for future in futures]
+            # The stop waits for the frozen holder to end, so it runs beside the replies.
+            with ThreadPoolExecutor(1) as stopper:
+                with _frozen(holder.info.backend_pid):
+                    stopping = stopper.submit(cluster.stop, mode)
+                    replies = [future.result(timeout=30) for future in futures]
+                stopping.result(timeout=60)
     finally:
         holder.close()
     for reply in replies:
@@ -323,6 +330,21 @@ def test_checkouts_cut_off_inside_their_transaction_leave_nothing(
         == WAITING
     )
     assert_nothing_half_written(cluster, shop, product, 10)
+
+
+@contextmanager
+def _frozen(pid: int) -> Iterator[None]:
+    """Hold PostgreSQL backend `pid` stopped (SIGSTOP) until the block ends.
+
+    A fast shutdown signals every backend at once, but the one holding the row lock may end
+    first and release it; a checkout waiting on it could then commit before its own signal
+    lands (seen once in CI: a 201 where the outage should have cut it off). Frozen, the holder
+    keeps the lock until the waiting checkouts have been ended."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def _waiting_on_locks(cluster: Cluster, shop: Shop) -> int:
