@@ -225,6 +225,7 @@ class Bench:
         result["loadavg_1m_before"] = load
         result["worker_peak_rss_mb"] = memory.peak_rss_kb / 1024
         result["worker_hwm_mb"] = memory.hwm_kb / 1024
+        result["connections_per_worker"] = memory.connections
         if checkout:
             # Every 201 must be an order in the database.
             placed = orders_since(self.dsn, last_order)

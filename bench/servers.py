@@ -32,6 +32,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _established_inodes(port: int) -> set[str]:
+    """The sockets (as /proc/PID/fd links name them) of established IPv4 connections to `port`."""
+    found = set()
+    try:
+        with open("/proc/net/tcp") as table:
+            next(table)
+            for line in table:
+                fields = line.split()
+                # local address is HEX_IP:HEX_PORT; state 01 is ESTABLISHED.
+                if fields[3] == "01" and int(fields[1].rpartition(":")[2], 16) == port:
+                    found.add(f"socket:[{fields[9]}]")
+    except OSError:
+        pass
+    return found
+
+
 def _status_kb(pid: int, field_name: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -68,6 +84,12 @@ class Server:
             "--bind",
             f"127.0.0.1:{self.port}",
             *_no_control_socket(),
+            # Each worker its own listening socket (SO_REUSEPORT): the kernel spreads wrk's
+            # keep-alive connections over the workers by their addresses. On the shared socket
+            # whichever worker wakes first takes them, and a run could start with all 16 on one
+            # worker, at about half the req/s (BENCHMARKS.md, 2026-12-04). Both servers run so;
+            # production keeps the shared socket (a reload there resets no connection).
+            "--reuse-port",
             self.wsgi_app,
         ]
         with open(self.log, "ab") as log:
@@ -110,6 +132,20 @@ class Server:
         """{worker pid: (VmRSS, VmHWM)} in KiB."""
         return {pid: (_status_kb(pid, "VmRSS"), _status_kb(pid, "VmHWM")) for pid in self.workers()}
 
+    def connections(self) -> list[int]:
+        """How many established TCP connections each worker holds, most first."""
+        established = _established_inodes(self.port)
+        counts = []
+        for pid in self.workers():
+            try:
+                links = [
+                    os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")
+                ]
+            except OSError:
+                continue  # the worker is gone (restarted)
+            counts.append(sum(link in established for link in links))
+        return sorted(counts, reverse=True)
+
     def stop(self) -> None:
         """SIGTERM (graceful), then SIGKILL to the server's own process group if it lingers."""
         if self.process is None or self.process.poll() is not None:
@@ -130,6 +166,8 @@ class MemorySampler:
         self.interval = interval
         self.peak_rss_kb = 0
         self.hwm_kb = 0
+        # wrk's connections per worker while it ran (keep-alive: they stay where they land).
+        self.connections: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -137,6 +175,10 @@ class MemorySampler:
         while not self._stop.is_set():
             for rss, _ in self.server.memory().values():
                 self.peak_rss_kb = max(self.peak_rss_kb, rss)
+            connections = self.server.connections()
+            # The fullest sample: at the end wrk closes them one by one.
+            if sum(connections) > sum(self.connections):
+                self.connections = connections
             self._stop.wait(self.interval)
 
     def __enter__(self) -> MemorySampler:
