@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from .config import ROOT, SESSION_COOKIE_NAME, load_settings
 from .extensions import babel, csrf, db, migrate
+from .flask_app import StorefrontFlask
 from .languages import select_locale
 from .logs import register_logging
 from .routing import register_url_limit
@@ -22,7 +23,7 @@ from .security import register_security
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints, error handlers and commands."""
     load_dotenv(ROOT / ".env", override=False)
-    app = Flask(
+    app = StorefrontFlask(
         __name__,
         instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
