@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from ..orders import DELIVERY_TITLES, PAYMENT_TITLES, OrderView
+from ..template_gettext import translator_for_locale
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ def render(
         interface_locale = get_locale()
         context["interface_locale"] = interface_locale
         context["locale_code"] = str(interface_locale)
+        # `_` with this locale's translations found once, not per call (template_gettext).
+        context["_"] = context["gettext"] = translator_for_locale()
         templates = current_app.jinja_env
         text = templates.get_template(f"mail/{kind}.txt").render(context)
         html = templates.get_template(f"mail/{kind}.html").render(context)

@@ -6,6 +6,7 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
+from ..template_gettext import install_template_gettext  # noqa: E402
 from . import (  # noqa: E402  (the modules attach their routes to bp)
     account,
     cart,
@@ -16,7 +17,6 @@ from . import (  # noqa: E402  (the modules attach their routes to bp)
     layout,
     orders,
 )
-from .template_gettext import install_template_gettext  # noqa: E402
 
 bp.after_request(htmx.html_is_private)
 # After Flask-Babel's init_app (create_app binds extensions before blueprints), which this replaces.

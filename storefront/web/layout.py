@@ -26,6 +26,7 @@ from ..cart import get_cart
 from ..languages import LANGUAGES
 from ..session_account import signed_in_user
 from ..session_cart import current_token
+from ..template_gettext import translator_for_locale
 from . import bp
 from .navigation import this_page
 
@@ -144,7 +145,11 @@ def layout_context() -> dict[str, object]:
     """Give every template the locale, the language switch's choices and where it returns to,
     and a lazy cart count (error pages skip the query)."""
     locale = get_locale()
+    translate = translator_for_locale()
     return {
+        # `_` with the page's translations found once, not per call (template_gettext).
+        "_": translate,
+        "gettext": translate,
         "header_cart_count": header_cart_count,
         "signed_in_customer": signed_in_customer,
         "interface_locale": locale,
