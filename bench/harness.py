@@ -47,8 +47,9 @@ MODES = {
     "full": {"seconds": 20, "warmup": 3, "pgbench": 10, "pool": 200, "add": 1000, "get": 200},
     "smoke": {"seconds": 3, "warmup": 1, "pgbench": 1, "pool": 40, "add": 200, "get": 50},
 }
-# Paired rounds after a scenario's runs (app, then lean, `PAIR_SECONDS` each, `pairs` times):
-# the ratio target is judged on their median (see bench/README.md, "Paired rounds").
+# Paired rounds after a scenario's runs (app, then its baseline, lean or bare, `PAIR_SECONDS`
+# each, `pairs` times): the ratio target is judged on their median (bench/README.md, "Paired
+# rounds").
 PAIRS = {"full": 3, "smoke": 0}
 PAIR_SECONDS = 5.0
 
@@ -86,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--pairs",
         type=int,
         default=_env("PAIRS", -1),
-        help="paired app/lean rounds per scenario with a lean baseline (0: none)",
+        help="paired rounds of the app and its baseline per scenario with a ratio (0: none)",
     )
     parser.add_argument("--pair-seconds", type=float, default=_env("PAIR_SECONDS", PAIR_SECONDS))
     parser.add_argument(
@@ -241,18 +242,22 @@ class Bench:
         return result
 
     def paired(self, scenario: Scenario, reset) -> list[dict[str, float]]:
-        """Short runs of the app and the lean baseline in turn, each pair's req/s.
+        """Short runs of the app and its baseline (lean, else bare) in turn, each pair's req/s.
 
-        A slow phase of a shared machine (tens of seconds) lands on both of a pair instead of
-        on one side of the ratio. The servers are warm from the scenario's own runs."""
-        pool = self.pool(scenario, self.args.pair_seconds)
+        A slow phase of a shared machine (tens of seconds: autovacuum after the cart adds, a
+        checkpoint) lands on both of a pair instead of on one side of the ratio. The servers
+        are warm from the scenario's own runs. Checkout sessions are used up by their order:
+        each run gets fresh ones, dropped after it."""
+        base = ("lean", self.lean_server) if scenario.lean else ("bare", self.bare_server)
         found = []
         for _ in range(self.args.pairs):
             pair = {}
-            for label, server in (("app", self.app_server), ("lean", self.lean_server)):
+            for label, server in (("app", self.app_server), base):
                 if reset:
                     reset()
+                pool = self.pool(scenario, self.args.pair_seconds)
                 result = wrk(server.url, pool, self.settings, self.args.pair_seconds, False)
+                self.fixtures.drop_checkout_sessions()
                 pair[label] = result["rps"]
             found.append(pair)
         return found
@@ -332,7 +337,7 @@ class Bench:
             self.log(f"{scenario.name}: bare baseline")
             bare = self.measure(scenario, self.bare_server, reset)
         pairs = None
-        if scenario.lean and self.args.pairs > 0:
+        if (lean or bare) and "ratio" in report.TARGETS[scenario.target] and self.args.pairs > 0:
             self.log(f"{scenario.name}: {self.args.pairs} paired rounds")
             pairs = self.paired(scenario, reset)
         raw = None

@@ -114,9 +114,14 @@ def compare_shares(rows: list[dict[str, Any]]) -> None:
             row["missed"].append("share")
 
 
+def _pair_ratio(pair: dict[str, float]) -> float | None:
+    """app/baseline of one paired round (its baseline is `lean` or `bare`)."""
+    return _ratio(pair["app"], pair["lean"] if "lean" in pair else pair["bare"])
+
+
 def paired_ratio(pairs: list[dict[str, float]] | None) -> float | None:
-    """The median app/lean ratio of the paired rounds (None without any)."""
-    ratios = [_ratio(pair["app"], pair["lean"]) for pair in pairs or ()]
+    """The median app/baseline ratio of the paired rounds (None without any)."""
+    ratios = [_pair_ratio(pair) for pair in pairs or ()]
     ratios = [ratio for ratio in ratios if ratio is not None]
     return round(statistics.median(ratios), 3) if ratios else None
 
@@ -127,9 +132,10 @@ def scenario_row(
     """One scenario's record: the measurements, their ratios, what the app sent.
 
     `lean` is the lean baseline's run (None for a scenario without one), `bare` the replay's
-    (None when it was skipped), `pairs` the req/s of the paired rounds (app and lean in turn).
-    The targets' ratio is app/lean where there is a lean run: the median of the paired
-    rounds' when they ran, else the one of the scenario's own runs."""
+    (None when it was skipped), `pairs` the req/s of the paired rounds (the app and its
+    baseline in turn). The targets' ratio is app/lean where there is a lean run, else
+    app/bare: the median of the paired rounds' when they ran, else the one of the scenario's
+    own runs."""
     app_bare = _ratio(app["rps"], bare["rps"]) if bare else None
     app_lean = _ratio(app["rps"], lean["rps"]) if lean else None
     app_paired = paired_ratio(pairs)
@@ -145,9 +151,9 @@ def scenario_row(
         "baseline": "lean" if lean else "bare",
         "app_lean": app_lean,
         "pairs": pairs,
-        "app_lean_paired": app_paired,
+        "app_paired": app_paired,
         "app_bare": app_bare,
-        "app_base": (app_paired or app_lean) if lean else app_bare,
+        "app_base": app_paired or (app_lean if lean else app_bare),
         "app_raw": _ratio(app["rps"], raw["tps"] if raw else None),
         "pool_size": fixture["pool_size"],
         "bare_mode": fixture.get("bare", "replay"),
@@ -208,7 +214,7 @@ def _paired_cell(pairs: list[dict[str, float]] | None) -> str:
     """The paired rounds' median ratio and each round's, e.g. `0.84 (0.81, 0.84, 0.90)`."""
     if not pairs:
         return "—"
-    each = ", ".join(_n(_ratio(pair["app"], pair["lean"]), 2) for pair in pairs)
+    each = ", ".join(_n(_pair_ratio(pair), 2) for pair in pairs)
     return f"{_n(paired_ratio(pairs), 2)} ({each})"
 
 
@@ -256,9 +262,9 @@ def _where_time_goes(row: dict[str, Any]) -> str:
             f"the lean baseline (the obvious SQL) is {1 / row['app_base']:.1f}× faster{replay}: "
             "the gap to the replay is the app's code, the rest the SQL it chose."
         )
-    elif row["app_bare"] is not None and row["app_bare"] < (row["target"].get("ratio") or 0.7):
+    elif row["app_bare"] is not None and row["app_base"] < (row["target"].get("ratio") or 0.7):
         reading += (
-            f"the bare baseline runs the same SQL {1 / row['app_bare']:.1f}× faster: "
+            f"the bare baseline runs the same SQL {1 / row['app_base']:.1f}× faster: "
             "the app's own code is the limit."
         )
     elif raw and row["bare"] and row["bare"]["rps"] < 0.5 * raw["tps"]:
@@ -275,7 +281,8 @@ def _pairs_text(settings: dict[str, Any]) -> str:
     pairs = settings.get("pairs") or 0
     if not pairs:
         return "no paired rounds"
-    return f"{pairs} paired rounds of {settings['pair_seconds']:g} s (app, lean) per lean scenario"
+    seconds = settings["pair_seconds"]
+    return f"{pairs} paired rounds of {seconds:g} s (app, baseline) per scenario with a ratio"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -297,7 +304,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"code at {m.get('commit', 'unknown')}.",
         "",
         "| scenario | app req/s | p50 / p95 / p99 ms | non-2xx / errors | worker peak RSS MB "
-        "| lean req/s | replay req/s | raw PG tps | app/lean | app/lean paired, median (each) "
+        "| lean req/s | replay req/s | raw PG tps | app/lean | app/baseline paired, median (each) "
         "| app/replay | app/raw | target | result |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|",
     ]
