@@ -32,7 +32,7 @@ from .dbsession import READ_ONLY_METHODS, read_connection
 from .extensions import db
 
 _READ_CONNECTION = "storefront_read_connection"
-TUPLES_OK = pq.ExecStatus.TUPLES_OK
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
 
 # Types psycopg returns and accepts exactly as SQLAlchemy would hand them over (no processor).
 _PLAIN_TYPES = (
@@ -86,7 +86,7 @@ def _rows(cursor: Any) -> list[Any]:
     that `description` builds to answer (~4 µs for a product's seven).
     """
     result = cursor.pgresult
-    if result is None or not (result.nfields or result.status == TUPLES_OK):
+    if result is None or not (result.nfields or result.status == _TUPLES_OK):
         return []
     return cursor.fetchall()
 
