@@ -159,7 +159,8 @@ class Server:
 
 
 class MemorySampler:
-    """Samples a server's workers while a load runs: the peak VmRSS seen, and VmHWM at the end."""
+    """Samples a server's workers while a load runs: the peak VmRSS seen, VmHWM at the end,
+    and how wrk's connections were spread over the workers."""
 
     def __init__(self, server: Server, interval: float = 0.25) -> None:
         self.server = server
