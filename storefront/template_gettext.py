@@ -9,7 +9,7 @@ when the template autoescapes, and always `%`-formatted, placeholders escaped, a
 A render that knows its locale up front (every page, through the layout's context, and every
 mail) gets `translator(translations)` in its context instead: the same `_` with the lookup done
 once for the whole render. Asking Flask-Babel for the locale was most of each call's cost
-(~5 µs: context-local lookups, then Babel's `Locale.__eq__` to find the kept translations); a
+(a few µs: context-local lookups, then Babel's `Locale.__eq__` to find the kept translations); a
 confirmation mail has 17 of them. Macros imported without context still use the global one.
 """
 
