@@ -21,7 +21,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, has_request_context, request
+from flask import Flask, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _ENVIRON_KEY = "storefront.request_id"
@@ -34,18 +34,17 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
 
 def request_id() -> str:
     """The current request's id, decided once per request."""
-    environ = request.environ
+    return request_id_of(request.environ)
+
+
+def request_id_of(environ: dict[str, Any]) -> str:
+    """The id of the request `environ` describes, decided once (and kept in it)."""
     current = environ.get(_ENVIRON_KEY)
     if current is None:
         incoming = environ.get(_INCOMING_KEY, "").strip()
         current = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
         environ[_ENVIRON_KEY] = current
     return current
-
-
-def _echo_request_id(response: Response) -> Response:
-    response.headers[REQUEST_ID_HEADER] = request_id()
-    return response
 
 
 def _install_record_factory() -> None:
@@ -100,7 +99,9 @@ def _configure_production_logging(app: Flask) -> None:
 
 
 def register_logging(app: Flask) -> None:
-    """Request ids on every response and log record; JSON logs in production."""
+    """Request ids on every log record; JSON logs in production.
+
+    The id goes out on every response with the security headers (`security.SecurityHeaders`).
+    """
     _install_record_factory()
     _configure_production_logging(app)
-    app.after_request(_echo_request_id)

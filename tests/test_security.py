@@ -125,7 +125,23 @@ def test_policies_by_kind_of_answer(client: FlaskClient) -> None:
     assert client.get("/api/products/").headers["Content-Security-Policy"] == API_POLICY
     assert client.get("/api/nope").headers["Content-Security-Policy"] == API_POLICY
     for path in ("/api/docs", "/api/docs/"):
-        assert client.get(path).headers["Content-Security-Policy"] == DOCS_POLICY
+        # The Swagger UI's own policy, and only it: not a second one added on the way out.
+        assert client.get(path).headers.getlist("Content-Security-Policy") == [DOCS_POLICY]
+
+
+@pytest.mark.parametrize("path", ["/", "/api/products/", "/api/docs/", "/static/favicon.svg"])
+def test_each_header_is_sent_once(client: FlaskClient, path: str) -> None:
+    headers = client.get(path, headers={"X-Request-ID": "req-7"}).headers
+    for name in (
+        "Content-Security-Policy",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "X-Frame-Options",
+        "Cross-Origin-Opener-Policy",
+        "X-Request-ID",
+    ):
+        assert len(headers.getlist(name)) == 1, name
+    assert headers["X-Request-ID"] == "req-7"
 
 
 def test_page_policy_allows_only_our_scripts_and_styles() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, jsonify, render_template
 
+from ..security import CSP, DOCS_POLICY
 from . import bp
 from .openapi import openapi_document
 
@@ -18,6 +19,6 @@ def openapi_document_view() -> Response:
 
 
 @bp.get("/docs/", strict_slashes=False)
-def swagger_ui() -> str:
-    """Swagger UI, served from our own static files (works offline)."""
-    return render_template("api/docs.html", swagger=SWAGGER_UI)
+def swagger_ui() -> tuple[str, dict[str, str]]:
+    """Swagger UI, served from our own static files (works offline), under its own policy."""
+    return render_template("api/docs.html", swagger=SWAGGER_UI), {CSP: DOCS_POLICY}
