@@ -20,11 +20,13 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy.pool import Pool
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# In `g` while `fastsql.transaction()` runs a request's writes on a Core connection of its own.
+WRITE_CONNECTION = "storefront_write_connection"
 _AUTOCOMMIT_KEY = "storefront.autocommit"
 # Marks a pooled connection `read_connection` put in autocommit, until it is back in the pool.
 _IN_AUTOCOMMIT = "storefront.in_autocommit"
@@ -71,12 +73,12 @@ class Session(FlaskSession):
         bind: sa.engine.Engine | sa.engine.Connection | None = None,
         **kwargs: Any,
     ) -> sa.engine.Engine | sa.engine.Connection:
-        """The engine for this statement; its autocommit twin during GET/HEAD/OPTIONS."""
+        """The engine for this statement: its autocommit twin during GET/HEAD/OPTIONS, the
+        connection of `fastsql.transaction()` while one runs (joined, left for it to commit)."""
         engine = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
-        if (
-            isinstance(engine, sa.engine.Engine)
-            and has_request_context()
-            and request.method in READ_ONLY_METHODS
-        ):
+        if not isinstance(engine, sa.engine.Engine) or not has_request_context():
+            return engine
+        if request.method in READ_ONLY_METHODS:
             return autocommit_engine(engine)
-        return engine
+        written: sa.engine.Connection | None = g.get(WRITE_CONNECTION)
+        return written if written is not None and written.engine is engine else engine

@@ -18,7 +18,8 @@ or `Row`s: read them by position.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -28,7 +29,7 @@ from sqlalchemy import types
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import ClauseElement
 
-from .dbsession import READ_ONLY_METHODS, read_connection
+from .dbsession import READ_ONLY_METHODS, WRITE_CONNECTION, read_connection
 from .extensions import db
 
 _READ_CONNECTION = "storefront_read_connection"
@@ -93,8 +94,11 @@ def _rows(cursor: Any) -> list[Any]:
 
 def _connection() -> Connection:
     """The connection this request's statements run on (see the module's docstring)."""
-    if not has_request_context() or request.method not in READ_ONLY_METHODS:
+    if not has_request_context():
         return db.session.connection()
+    if request.method not in READ_ONLY_METHODS:
+        written = g.get(WRITE_CONNECTION)
+        return written if written is not None else db.session.connection()
     connection = g.get(_READ_CONNECTION)
     if connection is None or connection.closed:
         connection = read_connection(db.engine)
@@ -105,6 +109,39 @@ def _connection() -> Connection:
 def _give_back(_error: BaseException | None = None) -> None:
     connection = g.pop(_READ_CONNECTION, None)
     if connection is not None:
+        connection.close()
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """Run the block in one transaction: committed when it ends, rolled back when it raises.
+
+    For a request's writes that need no ORM objects (a cart change). The transaction is a Core
+    connection's, not the ORM session's: beginning, committing and closing the session costs
+    ~35 µs more than the connection alone, a twentieth of a cart add. The block's statements run
+    on it (`Statement`, `together`), and so would any the session sends: the session joins the
+    connection's transaction (`dbsession.Session.get_bind`) without committing it. When the
+    session already holds a transaction (a signed-in customer's request read its sign-in
+    through it), the block goes on in that one and the session commits it.
+    """
+    if db.session.registry.has() and db.session().in_transaction():
+        try:
+            yield
+        except BaseException:
+            db.session.rollback()
+            raise
+        db.session.commit()
+        return
+    connection = db.engine.connect()
+    g.setdefault(WRITE_CONNECTION, connection)
+    try:
+        with connection.begin():
+            yield
+    finally:
+        g.pop(WRITE_CONNECTION, None)
+        if db.session.registry.has():
+            # It may have joined the connection: let go of it before the connection closes.
+            db.session.close()
         connection.close()
 
 

@@ -115,6 +115,76 @@ def test_an_error_among_statements_sent_together_is_sqlalchemys(app: Flask) -> N
         assert fastsql.Statement(text("SELECT count(*) FROM carts")).scalar() == 0
 
 
+_CARTS = fastsql.Statement(text("SELECT token FROM carts ORDER BY token"))
+_TOUCH = fastsql.Statement(text("INSERT INTO carts (token) VALUES (:token) RETURNING id"))
+
+
+def _tokens(app: Flask) -> list[str]:
+    with app.test_request_context("/"):
+        return [row[0] for row in _CARTS.rows()]
+
+
+def test_a_transaction_commits_the_statements_and_the_sessions_together(app: Flask) -> None:
+    """What the block's statements and the ORM session write lands as one, and each of them
+    sees the other's writes before the commit."""
+    with app.test_request_context("/", method="POST"):
+        with fastsql.transaction():
+            _TOUCH.scalar({"token": "direct"})
+            db.session.execute(text("INSERT INTO carts (token) VALUES ('orm')"))
+            assert [row[0] for row in _CARTS.rows()] == ["direct", "orm"]
+            seen = db.session.execute(text("SELECT count(*) FROM carts")).scalar()
+            assert seen == 2
+        db.session.commit()  # the view's own commit afterwards has nothing left to do
+    assert _tokens(app) == ["direct", "orm"]
+
+
+def test_a_transaction_that_raises_leaves_nothing(app: Flask) -> None:
+    """An error in the block (a refused cart change) undoes every write of it."""
+    with (
+        app.test_request_context("/", method="POST"),
+        pytest.raises(LookupError),
+        fastsql.transaction(),
+    ):
+        _TOUCH.scalar({"token": "direct"})
+        db.session.execute(text("INSERT INTO carts (token) VALUES ('orm')"))
+        raise LookupError("refused")
+    assert _tokens(app) == []
+
+
+def test_a_transaction_goes_on_in_the_sessions_own(app: Flask) -> None:
+    """When the session already began a transaction, the block writes in it: its writes and
+    the session's earlier ones land together or not at all."""
+    with app.test_request_context("/", method="POST"):
+        db.session.execute(text("INSERT INTO carts (token) VALUES ('before')"))
+        with pytest.raises(LookupError), fastsql.transaction():
+            _TOUCH.scalar({"token": "inside"})
+            raise LookupError("refused")
+    assert _tokens(app) == []
+    with app.test_request_context("/", method="POST"):
+        db.session.execute(text("INSERT INTO carts (token) VALUES ('before')"))
+        with fastsql.transaction():
+            _TOUCH.scalar({"token": "inside"})
+    assert _tokens(app) == ["before", "inside"]
+
+
+def test_a_transactions_connection_goes_back(app: Flask) -> None:
+    """Committed or not, the block's connection is back in the pool when it ends."""
+    with app.app_context():
+        pool = db.engine.pool
+        before = pool.checkedout()
+    for n in range(20):
+        with app.test_request_context("/", method="POST"):
+            with pytest.raises(LookupError), fastsql.transaction():
+                _TOUCH.scalar({"token": f"t{n}"})
+                db.session.execute(text("SELECT 1"))
+                raise LookupError("refused")
+            with fastsql.transaction():
+                _TOUCH.scalar({"token": f"t{n}"})
+    with app.app_context():
+        assert pool.checkedout() == before
+    assert len(_tokens(app)) == 20
+
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_the_connection_goes_back_when_the_request_ends(app: Flask, method: str) -> None:
     """A read-only request's own connection, or the session's, is back in the pool after it."""

@@ -6,9 +6,8 @@ from collections.abc import Callable
 
 from flask import Response, current_app, jsonify
 
-from .. import cart
+from .. import cart, fastsql
 from ..errors import ApiError, validation_error
-from ..extensions import db
 from ..ratelimit import CART, rate_limited
 from ..schemas import CartAdd, CartUpdate
 from ..session_cart import current_token, limits, token_for_write
@@ -27,11 +26,10 @@ def _respond(view: cart.CartView, status: int = 200) -> tuple[Response, int, dic
 def _change(operation: Callable[[], cart.CartView], status: int = 200):
     """Run a cart change in one transaction; a refused change leaves the cart as it was."""
     try:
-        view = operation()
+        with fastsql.transaction():
+            view = operation()
     except cart.CartError as exc:
-        db.session.rollback()
         raise cart_problem(exc) from exc
-    db.session.commit()
     return _respond(view, status)
 
 

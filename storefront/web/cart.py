@@ -15,8 +15,7 @@ from flask import current_app, flash, make_response, redirect, render_template, 
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from .. import cart
-from ..extensions import db
+from .. import cart, fastsql
 from ..ratelimit import CART, rate_limited
 from ..schemas import MAX_ID
 from ..session_cart import current_token, limits, token_for_write
@@ -99,15 +98,14 @@ def _change(
 ) -> ResponseReturnValue:
     """Run one cart change in its own transaction and answer it."""
     try:
-        view = operation()
+        with fastsql.transaction():
+            view = operation()
     except (FormError, cart.CartError) as exc:
-        db.session.rollback()
         if isinstance(exc, FormError):
             why, status = str(exc), 422
         else:
             why, status = _refusal(exc), exc.status
         return _answer(cart.get_cart(current_token()), why, status, line_id, kind)
-    db.session.commit()
     return _answer(view, message, 200, line_id, kind)
 
 
