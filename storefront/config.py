@@ -166,6 +166,9 @@ def load_settings(instance_path: Path, overrides: dict[str, object]) -> dict[str
         "MAX_BULK_BYTES": _int("MAX_BULK_BYTES", 32 * 1024 * 1024),
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
         "STATEMENT_TIMEOUT_MS": _int("STATEMENT_TIMEOUT_MS", 5000),
+        # Each server thread keeps its read connection between requests (storefront/dbsession.py);
+        # gunicorn.conf.py turns it on: its threads live as long as their worker.
+        "READ_CONNECTION_PER_THREAD": _bool("READ_CONNECTION_PER_THREAD", False),
         "RATE_LIMITS": os.environ.get("RATE_LIMITS", "").strip(),
         # Where the rate limit counters live: each process's memory, or a Redis shared by all.
         "RATE_LIMIT_STORAGE_URI": os.environ.get("RATE_LIMIT_STORAGE_URI", "").strip()

@@ -23,13 +23,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from psycopg import pq
 from sqlalchemy import types
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import ClauseElement
 
-from .dbsession import READ_ONLY_METHODS, WRITE_CONNECTION, read_connection
+from .dbsession import (
+    READ_ONLY_METHODS,
+    WRITE_CONNECTION,
+    is_kept,
+    kept_read_connection,
+    read_connection,
+    release_read_connection,
+)
 from .extensions import db
 
 _READ_CONNECTION = "storefront_read_connection"
@@ -101,15 +108,24 @@ def _connection() -> Connection:
         return written if written is not None else db.session.connection()
     connection = g.get(_READ_CONNECTION)
     if connection is None or connection.closed:
-        connection = read_connection(db.engine)
+        if current_app.config["READ_CONNECTION_PER_THREAD"]:
+            connection = kept_read_connection(db.engine)
+        else:
+            connection = read_connection(db.engine)
         setattr(g, _READ_CONNECTION, connection)
     return connection
 
 
 def _give_back(_error: BaseException | None = None) -> None:
     connection = g.pop(_READ_CONNECTION, None)
-    if connection is not None:
+    if connection is not None and not is_kept(connection):
         connection.close()
+
+
+def _one_connection_per_thread() -> None:
+    """A request that may write gives back the read connection its thread kept."""
+    if request.method not in READ_ONLY_METHODS:
+        release_read_connection()
 
 
 @contextmanager
@@ -132,6 +148,7 @@ def transaction() -> Iterator[None]:
             raise
         db.session.commit()
         return
+    release_read_connection()
     connection = db.engine.connect()
     g.setdefault(WRITE_CONNECTION, connection)
     try:
@@ -146,8 +163,10 @@ def transaction() -> Iterator[None]:
 
 
 def register(app: Flask) -> None:
-    """Give a read-only request's connection back to the pool when the request ends."""
+    """Give a read-only request's connection back to the pool when the request ends (or keep
+    it for the thread's next one, see `dbsession`), and a kept one back before a write."""
     app.teardown_appcontext(_give_back)
+    app.before_request(_one_connection_per_thread)
 
 
 class Statement:

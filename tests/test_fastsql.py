@@ -199,6 +199,61 @@ def test_the_connection_goes_back_when_the_request_ends(app: Flask, method: str)
         assert pool.checkedout() == before
 
 
+KEEP = {"READ_CONNECTION_PER_THREAD": True}
+
+
+@pytest.mark.parametrize("app_settings", [KEEP])
+def test_a_thread_keeps_one_read_connection_and_gives_it_back_to_write(
+    app: Flask, client: FlaskClient
+) -> None:
+    """With READ_CONNECTION_PER_THREAD (gunicorn's setting) reads keep one connection between
+    requests; a write gives it back first, so the thread never holds two."""
+    with app.app_context():
+        pool = db.engine.pool
+        before = pool.checkedout()
+    for _ in range(20):
+        assert client.get("/api/products/").status_code == 200
+        assert pool.checkedout() == before + 1
+    assert client.post("/api/cart/", json={"product_id": 1}).status_code == 404
+    assert pool.checkedout() == before
+    assert client.get("/api/cart/").status_code == 200
+    assert pool.checkedout() == before + 1
+
+
+@pytest.mark.parametrize("app_settings", [{**KEEP, "SQLALCHEMY_ENGINE_OPTIONS": ONE_CONNECTION}])
+def test_a_kept_read_connection_never_starves_a_write(app: Flask, client: FlaskClient) -> None:
+    """On a pool of one connection, reads and writes (in requests and outside) take turns."""
+    product = create_products(client, [product_data(name="Стул", stock=5)])[0]
+    for _ in range(3):
+        assert client.get(f"/api/products/{product['id']}/").status_code == 200
+        assert client.post("/api/cart/", json={"product_id": product["id"]}).status_code == 201
+        assert client.get("/api/cart/").get_json()["total_quantity"] >= 1
+        with app.app_context():
+            assert db.session.execute(text("SELECT count(*) FROM carts")).scalar() == 1
+            db.session.rollback()
+
+
+@pytest.mark.parametrize("app_settings", [KEEP])
+def test_a_lost_kept_connection_costs_one_request(
+    app: Flask, client: FlaskClient, backend: str
+) -> None:
+    """The database ends the kept connection (a restart, an operator): the next read answers
+    503, as a pooled connection's would, and the one after is served on a fresh connection."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has no server connection to lose")
+    pid = fastsql.Statement(text("SELECT pg_backend_pid()"))
+    with app.test_request_context("/"):
+        first = pid.scalar()
+    with app.test_request_context("/"):
+        assert pid.scalar() == first  # kept
+    with app.app_context(), db.engine.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    assert client.get("/api/products/").status_code == 503
+    assert client.get("/api/products/").status_code == 200
+    with app.test_request_context("/"):
+        assert pid.scalar() != first
+
+
 @pytest.mark.parametrize("app_settings", [{"SQLALCHEMY_ENGINE_OPTIONS": ONE_CONNECTION}])
 def test_a_write_after_a_read_on_the_same_connection_is_a_transaction(app: Flask) -> None:
     """A read-only request's connection runs in autocommit; the write that gets it next from
