@@ -65,8 +65,12 @@ if os.path.isdir("/dev/shm"):
 # A gthread worker's threads live as long as it does: each keeps its database connection for
 # reads from one request to the next (storefront/dbsession.py) instead of taking it from the
 # pool every time. Set READ_CONNECTION_PER_THREAD=0 in the environment to turn that off.
-if not os.environ.get("READ_CONNECTION_PER_THREAD", "").strip():
-    os.environ["READ_CONNECTION_PER_THREAD"] = "1"
+# (gunicorn puts `raw_env` in the environment when it starts; reading this file changes nothing.)
+raw_env = (
+    []
+    if os.environ.get("READ_CONNECTION_PER_THREAD", "").strip()
+    else ["READ_CONNECTION_PER_THREAD=1"]
+)
 
 # gunicorn 25+ opens a control socket under $HOME by default; nothing here uses it, and two
 # instances on one host would fight over the same path.

@@ -426,6 +426,16 @@ def gunicorn_settings():
     return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
+def test_gunicorn_threads_keep_their_read_connections_unless_told_not_to(monkeypatch):
+    """gunicorn's threads live as long as their worker: the config turns the setting on for the
+    app (through gunicorn's environment, not this process's), and an operator's 0 wins."""
+    monkeypatch.delenv("READ_CONNECTION_PER_THREAD", raising=False)
+    assert gunicorn_settings()["raw_env"] == ["READ_CONNECTION_PER_THREAD=1"]
+    assert "READ_CONNECTION_PER_THREAD" not in os.environ
+    monkeypatch.setenv("READ_CONNECTION_PER_THREAD", "0")
+    assert gunicorn_settings()["raw_env"] == []
+
+
 @pytest.fixture
 def cpus(monkeypatch):
     """Make the machine look like it has `n` CPUs and no cgroup quota: call with n."""
