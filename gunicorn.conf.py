@@ -95,8 +95,8 @@ class JsonAtoms(SafeAtoms):
     A value that is not a string (the body size, None when nothing was sent) is written as
     JSON, so `%(B)s` becomes a number or `null`. Only the values the format names are escaped,
     when it asks for them: gunicorn hands over every request and response header and every
-    environ entry (~50 values, the socket's and the request object's text among them), and
-    escaping them all cost more than the rest of the line (~60 µs a request).
+    environ entry (~50 values, the socket's text among them): escaping them all made a
+    product detail's line cost 40 µs, against 9 for the dozen the format names.
     """
 
     def __init__(self, atoms: dict) -> None:
