@@ -18,12 +18,13 @@ With `READ_CONNECTION_PER_THREAD` (on under gunicorn.conf.py, whose threads live
 their worker) a thread keeps its read connection from one read-only request to the next, as
 the lean baseline keeps one connection per thread: taking it from the pool and giving it back
 was ~9 % of a worker's Python time on a product's detail under load (py-spy; the pool's
-checkout and checkin, and the autocommit switch both ways). It gives the kept one back before any write
-(`release_read_connection`), so a thread holds no more connections than before. When the pool
-invalidates any connection (a lost database), every kept one is given back at its next use,
-as the pool itself would replace its own, so a restart costs each thread one failed request
-at most. Off, the connection goes back at the end of each request (a server whose threads
-serve one request each, like the development server, would otherwise leave them behind).
+checkout and checkin, and the autocommit switch both ways). It gives the kept one back before
+any write (`release_read_connection`), so a thread holds no more connections than before. When
+the pool invalidates any connection (a lost database), every kept one is given back at its next
+use, as the pool itself would replace its own, so a restart costs each thread one failed
+request at most. Off, the connection goes back at the end of each request (a server whose
+threads serve one request each, like the development server, would otherwise leave them
+behind).
 """
 
 from __future__ import annotations
