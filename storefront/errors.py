@@ -13,6 +13,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .routing import is_api_path
+
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "5"
 
@@ -95,7 +97,7 @@ def problem(
 
 
 def _wants_problem() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
+    return is_api_path(request.path)
 
 
 # What a person reads on an error page (the API keeps its problem details).

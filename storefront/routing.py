@@ -42,6 +42,11 @@ class IdConverter(BaseConverter):
         return str(int(value))  # type: ignore[call-overload]
 
 
+def is_api_path(path: str) -> bool:
+    """Whether `path` is under the JSON API (`/api` and below): problem+json, the API's policy."""
+    return path == "/api" or path.startswith("/api/")
+
+
 def request_target_length(environ: Mapping[str, Any]) -> int:
     """The bytes of the request target as the client sent it (path and query string)."""
     # gunicorn and werkzeug keep the request target as received; WSGI strings hold one byte

@@ -29,6 +29,7 @@ from typing import Any
 from flask import Flask
 
 from .logs import REQUEST_ID_HEADER, request_id_of
+from .routing import is_api_path
 
 # Directives every policy ends with: no framing (clickjacking), no <base> or plugin tricks.
 _LOCKDOWN = "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -68,11 +69,6 @@ def _policy_headers(policy: str) -> tuple[Header, ...]:
 _API_HEADERS = _policy_headers(API_POLICY)
 _PAGE_HEADERS = _policy_headers(PAGE_POLICY)
 _NAMES = frozenset(name.lower() for name, _ in (*_API_HEADERS, HSTS, (REQUEST_ID_HEADER, "")))
-
-
-def is_api_path(path: str) -> bool:
-    """Whether `path` is under the JSON API (`/api` and below)."""
-    return path == "/api" or path.startswith("/api/")
 
 
 def with_security_headers(
