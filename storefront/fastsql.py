@@ -148,7 +148,6 @@ def transaction() -> Iterator[None]:
             raise
         db.session.commit()
         return
-    release_read_connection()
     connection = db.engine.connect()
     g.setdefault(WRITE_CONNECTION, connection)
     try:
