@@ -122,6 +122,7 @@ _l = OrderLine.__table__
 _p = Product.__table__
 _ORDER_COLUMNS = [c for c in _o.c if c.name not in {"email_key", "updated_at"}]
 _BY_NUMBER = select(*_ORDER_COLUMNS).where(_o.c.number == bindparam("number"))
+_BY_ID = select(*_ORDER_COLUMNS).where(_o.c.id == bindparam("id"))
 _LINES = (
     select(_l.c.order_id, _l.c.product_id, _l.c.name, _l.c.unit_price, _l.c.quantity)
     .add_columns(_l.c.line_total)
@@ -174,6 +175,12 @@ def get_order(number: str, *, for_update: bool = False) -> OrderRecord | None:
     if row is None:
         return None
     return OrderRecord(_views([row])[0], row.session_token, row.customer_id)
+
+
+def order_view(order_id: int) -> OrderView | None:
+    """The order with this id as the mails see it, or None (for the mail sender)."""
+    row = db.session.execute(_BY_ID, {"id": order_id}).first()
+    return _views([row])[0] if row is not None else None
 
 
 def key_opens(record: OrderRecord, key: str | None) -> bool:

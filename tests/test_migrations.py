@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,36 @@ def test_downgrade_to_base_and_up_again(fresh_url: str) -> None:
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade(directory=MIGRATIONS)
         assert set(inspect(db.engine).get_table_names()) >= TABLES
+        db.engine.dispose()
+
+
+QUEUE_UNRENDERED = text(
+    "INSERT INTO outbox (created_at, kind, recipient, message_id, attempts, next_attempt_at)"
+    " VALUES (:now, 'order_placed', 'ivan@example.com', '<1@storefront.test>', 0, :now)"
+)
+
+
+def test_downgrade_waits_for_mail_still_to_be_rendered(fresh_url: str) -> None:
+    """Before 0008 a mail had to be rendered when queued: going back is refused while a new
+    order's mail waits to be rendered (the old code would send it empty), and goes through
+    once it has been sent."""
+    app = make_app(fresh_url)
+    with app.app_context():
+        from storefront.extensions import db
+
+        upgrade(directory=MIGRATIONS)
+        with db.engine.begin() as connection:
+            connection.execute(QUEUE_UNRENDERED, {"now": datetime.now(UTC)})
+        with pytest.raises(RuntimeError, match="deliver them first"):
+            command.downgrade(alembic_config(app), "0007")
+        with db.engine.begin() as connection:
+            assert connection.execute(text("SELECT count(*) FROM outbox")).scalar_one() == 1
+            connection.execute(text("UPDATE outbox SET sent_at = next_attempt_at"))
+        downgrade(directory=MIGRATIONS, revision="0007")
+        with db.engine.connect() as connection:
+            row = connection.execute(text("SELECT subject, body_text FROM outbox")).one()
+        assert tuple(row) == ("", "")
+        upgrade(directory=MIGRATIONS)
         db.engine.dispose()
 
 

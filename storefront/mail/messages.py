@@ -79,17 +79,51 @@ def _order_context(order: OrderView) -> dict[str, Any]:
     }
 
 
-def order_placed(order: OrderView) -> list[Mail]:
+@dataclass(frozen=True, slots=True)
+class Later:
+    """A mail about an order, queued now and rendered when it is sent (`render_later`).
+
+    A new order's mails are: what they show (lines, totals, delivery, addresses, the link)
+    never changes once the order is placed, so the mail reads as it would have then, and
+    placing the order does not wait for two templates in two parts (0.3–0.4 ms, a fifth of a
+    checkout's CPU). Settings (SHOP_BASE_URL, SHOP_PAYMENT_DETAILS) are the sender's. Status
+    mails are rendered when queued: they tell of the status at that moment."""
+
+    kind: str
+    recipient: str
+
+
+def order_placed(order: OrderView) -> list[Later]:
     """The shopper's confirmation of a new order and, when SHOP_EMAIL is set, the shop's copy."""
-    context = _order_context(order)
-    subject = _l("Заказ %(number)s принят", number=order.number)
-    mails = [render("order_placed", order.email, order.locale, subject, **context)]
+    mails = [Later("order_placed", order.email)]
     shop_email = current_app.config.get("SHOP_EMAIL")
     if shop_email:
-        shop_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
-        shop_subject = _l("Новый заказ %(number)s", number=order.number)
-        mails.append(render("order_placed_shop", shop_email, shop_locale, shop_subject, **context))
+        mails.append(Later("order_placed_shop", shop_email))
     return mails
+
+
+def _placed_for_shopper(recipient: str, order: OrderView) -> Mail:
+    subject = _l("Заказ %(number)s принят", number=order.number)
+    return render("order_placed", recipient, order.locale, subject, **_order_context(order))
+
+
+def _placed_for_shop(recipient: str, order: OrderView) -> Mail:
+    # The shop reads its mail in the shop's default language, whatever the shopper's.
+    locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    subject = _l("Новый заказ %(number)s", number=order.number)
+    return render("order_placed_shop", recipient, locale, subject, **_order_context(order))
+
+
+_RENDERED_LATER = {"order_placed": _placed_for_shopper, "order_placed_shop": _placed_for_shop}
+
+
+def render_later(mail: Later, order: OrderView) -> Mail:
+    """Render a mail queued as `Later`, for `order` as it is stored now."""
+    try:
+        renders = _RENDERED_LATER[mail.kind]
+    except KeyError:
+        raise ValueError(f"no mail of kind {mail.kind!r} is rendered when sent") from None
+    return renders(mail.recipient, order)
 
 
 def order_status_changed(order: OrderView) -> list[Mail]:

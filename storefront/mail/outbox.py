@@ -23,7 +23,7 @@ from sqlalchemy import Row, bindparam, delete, func, insert, select, text, updat
 from .. import fastsql
 from ..extensions import db
 from ..models import OutboxMessage
-from .messages import Mail
+from .messages import Later, Mail
 
 # PostgreSQL wakes a waiting worker through this channel (LISTEN outbox).
 CHANNEL = "outbox"
@@ -32,15 +32,19 @@ _t = OutboxMessage.__table__
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """A row a sender has claimed: everything needed to build and file its message."""
+    """A row a sender has claimed: everything needed to build and file its message.
+
+    `subject`, `body_text` and `body_html` are None for a mail rendered when sent
+    (`messages.Later`): the sender renders it from its order (`order_id`)."""
 
     id: int
     created_at: datetime
     kind: str
     recipient: str
-    subject: str
-    body_text: str
-    body_html: str
+    subject: str | None
+    body_text: str | None
+    body_html: str | None
+    order_id: int | None
     message_id: str
     attempts: int
 
@@ -92,37 +96,35 @@ _INSERT = fastsql.Statement(
 _NOTIFY = fastsql.Statement(text(f"NOTIFY {CHANNEL}"))
 
 
-def queued(mails: Iterable[Mail], order_id: int | None = None) -> list[fastsql.Call]:
+def queued(mails: Iterable[Mail | Later], order_id: int | None = None) -> list[fastsql.Call]:
     """The statements that add `mails` to the outbox, each with its own Message-ID, and wake
     the sender: for the caller to send in its transaction (`fastsql.together`), as `enqueue`
-    does."""
+    does. A `Later` is queued without its texts, for the sender to render from `order_id`."""
     now = utcnow()
     domain = sender_domain(current_app.config["MAIL_FROM"])
-    calls: list[fastsql.Call] = [
-        (
-            _INSERT,
-            {
-                "created_at": now,
-                "kind": mail.kind,
-                "recipient": mail.recipient,
-                "subject": mail.subject,
-                "body_text": mail.text,
-                "body_html": mail.html,
-                "message_id": make_msgid(domain=domain),
-                "order_id": order_id,
-                "attempts": 0,
-                "next_attempt_at": now,
-            },
-        )
-        for mail in mails
-    ]
+    calls: list[fastsql.Call] = []
+    for mail in mails:
+        rendered = isinstance(mail, Mail)
+        row = {
+            "created_at": now,
+            "kind": mail.kind,
+            "recipient": mail.recipient,
+            "subject": mail.subject if rendered else None,
+            "body_text": mail.text if rendered else None,
+            "body_html": mail.html if rendered else None,
+            "message_id": make_msgid(domain=domain),
+            "order_id": order_id,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        calls.append((_INSERT, row))
     if calls and db.session.get_bind().dialect.name == "postgresql":
         # Delivered when the transaction commits, and never if it rolls back.
         calls.append((_NOTIFY, None))
     return calls
 
 
-def enqueue(mails: Iterable[Mail], order_id: int | None = None) -> list[int]:
+def enqueue(mails: Iterable[Mail | Later], order_id: int | None = None) -> list[int]:
     """Add `mails` to the caller's transaction (no commit), each with its own Message-ID.
 
     Returns the new rows' ids, in the order of `mails`.

@@ -19,12 +19,14 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from flask import current_app
 
-from . import outbox
+from .. import orders
+from ..extensions import db
+from . import messages, outbox
 from .outbox import Claimed
 from .transport import FileTransport, SmtpTransport, open_transport
 
@@ -86,9 +88,27 @@ def deliver_due(stop: Callable[[], bool] = lambda: False, *, batch: int = BATCH)
     return result
 
 
+def rendered(row: Claimed) -> Claimed:
+    """`row` with its subject and parts: as queued, or rendered now from its order for a mail
+    queued to be rendered when sent (`messages.Later`).
+
+    The order is read in a transaction of its own, ended before the mail goes out. An order that
+    no longer exists raises LookupError: the mail waits and is retried like any failure."""
+    if row.body_text is not None:
+        return row
+    try:
+        order = orders.order_view(row.order_id) if row.order_id is not None else None
+    finally:
+        db.session.rollback()
+    if order is None:
+        raise LookupError(f"the order of mail {row.id} ({row.kind}) no longer exists")
+    mail = messages.render_later(messages.Later(row.kind, row.recipient), order)
+    return replace(row, subject=mail.subject, body_text=mail.text, body_html=mail.html)
+
+
 def _deliver(transport: SmtpTransport | FileTransport, row: Claimed, result: PassResult) -> None:
     try:
-        transport.send(row)
+        transport.send(rendered(row))
     except Exception as exc:  # whatever went wrong, the mail waits and is tried again
         attempts = row.attempts + 1
         code = refusal_code(exc)

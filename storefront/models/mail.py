@@ -11,7 +11,11 @@ from ..extensions import db
 
 
 class OutboxMessage(db.Model):
-    """One mail, rendered when queued; `sent_at` is set once an SMTP server accepted it."""
+    """One mail; `sent_at` is set once an SMTP server accepted it.
+
+    Most mails are rendered when queued. A new order's (order_placed, order_placed_shop) are
+    rendered when sent, from the order as stored (mail/messages.py `render_later`): their
+    subject and parts stay NULL here."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)
@@ -21,9 +25,9 @@ class OutboxMessage(db.Model):
     # What caused it (order_placed, order_placed_shop, order_status, password_reset).
     kind: Mapped[str] = mapped_column(String(40))
     recipient: Mapped[str] = mapped_column(String(254))
-    subject: Mapped[str] = mapped_column(String(300))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
     # Fixed when queued, so a mail sent again after a crash is recognisably the same mail.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     order_id: Mapped[int | None] = mapped_column(

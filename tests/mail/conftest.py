@@ -19,6 +19,8 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 
 from storefront.extensions import db
+from storefront.mail import messages
+from storefront.mail.messages import Mail
 from storefront.orders import OrderLineView, OrderView
 from tests.conftest import empty_tables, make_app
 from tests.live_server import free_port
@@ -166,6 +168,12 @@ def make_order(**changes: Any) -> OrderView:
     }
     fields.update(changes)
     return OrderView(**fields)
+
+
+def placed_mails(order: OrderView) -> list[Mail]:
+    """A new order's mails as the sender renders them (`messages.order_placed` queues them to
+    be rendered when sent); needs an app context."""
+    return [messages.render_later(mail, order) for mail in messages.order_placed(order)]
 
 
 def wait_until(condition: Callable[[], bool], seconds: float, step: float = 0.02) -> bool:

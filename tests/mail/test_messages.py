@@ -12,7 +12,7 @@ from flask import Flask
 from storefront.mail import messages
 from storefront.mail.messages import Mail
 from tests.conftest import make_app
-from tests.mail.conftest import make_order
+from tests.mail.conftest import make_order, placed_mails
 
 NBSP = "\u00a0"
 
@@ -26,7 +26,7 @@ def rendered(function: Any, order: Any, **settings: Any) -> list[Mail]:
 
 def test_order_placed_tells_the_shopper_everything() -> None:
     """Number, lines, subtotal, delivery and its fee, total, payment, address: in both parts."""
-    (mail,) = rendered(messages.order_placed, make_order())
+    (mail,) = rendered(placed_mails, make_order())
     assert (mail.kind, mail.recipient) == ("order_placed", "ivan@example.com")
     assert mail.subject == "Заказ K7M-4XQ2 принят"
     for part in (mail.text, mail.html):
@@ -47,7 +47,7 @@ def test_order_placed_tells_the_shopper_everything() -> None:
 
 def test_order_link_carries_the_access_key() -> None:
     """The order page link starts with SHOP_BASE_URL and opens the order with its key."""
-    (mail,) = rendered(messages.order_placed, make_order(), SHOP_BASE_URL="https://shop.example")
+    (mail,) = rendered(placed_mails, make_order(), SHOP_BASE_URL="https://shop.example")
     link = "https://shop.example/orders/K7M-4XQ2?key=s3cret-Key_1"
     assert link in mail.text
     assert f'href="{link}"' in mail.html
@@ -57,7 +57,7 @@ def test_invoice_shows_the_payment_details() -> None:
     """Paid by invoice: SHOP_PAYMENT_DETAILS, every line of them, in both parts."""
     details = "ООО «Магазин», ИНН 7700000000\nр/с 40702810000000000000"
     (mail,) = rendered(
-        messages.order_placed,
+        placed_mails,
         make_order(payment_method="invoice"),
         SHOP_PAYMENT_DETAILS=details,
     )
@@ -69,16 +69,16 @@ def test_invoice_shows_the_payment_details() -> None:
 def test_free_pickup_has_no_fee_and_no_address() -> None:
     """Pickup is free and goes to no address."""
     order = make_order(delivery_method="pickup", address=None, delivery_fee=Decimal(0))
-    (mail,) = rendered(messages.order_placed, order)
+    (mail,) = rendered(placed_mails, order)
     assert "Самовывоз из магазина: бесплатно" in mail.text
     assert "Адрес доставки" not in mail.text and "Адрес доставки" not in mail.html
 
 
 def test_the_shop_gets_a_copy_only_when_shop_email_is_set() -> None:
     """SHOP_EMAIL unset: one mail; set: the shop's copy too, with contacts and the comment."""
-    assert len(rendered(messages.order_placed, make_order())) == 1
+    assert len(rendered(placed_mails, make_order())) == 1
     order = make_order(comment="Позвоните за час\nдомофон не работает")
-    shopper, shop = rendered(messages.order_placed, order, SHOP_EMAIL="orders@shop.example")
+    shopper, shop = rendered(placed_mails, order, SHOP_EMAIL="orders@shop.example")
     assert shopper.recipient == "ivan@example.com"
     assert (shop.kind, shop.recipient) == ("order_placed_shop", "orders@shop.example")
     assert shop.subject == "Новый заказ K7M-4XQ2"
@@ -96,7 +96,7 @@ def test_html_escapes_what_shoppers_typed() -> None:
         comment="<b>bold</b> & co",
         items=[messages_line("<i>Товар</i>")],
     )
-    shopper, shop = rendered(messages.order_placed, order, SHOP_EMAIL="orders@shop.example")
+    shopper, shop = rendered(placed_mails, order, SHOP_EMAIL="orders@shop.example")
     for mail in (shopper, shop):
         assert "<script>" not in mail.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in mail.html
         assert "<img" not in mail.html and "&lt;img src=x" in mail.html
@@ -161,7 +161,7 @@ def test_mails_follow_the_order_locale() -> None:
         from flask_babel import get_locale
 
         before = str(get_locale())
-        shopper, shop = messages.order_placed(make_order(locale="en"))
+        shopper, shop = placed_mails(make_order(locale="en"))
         assert str(get_locale()) == before == "ru"
     assert '<html lang="en">' in shopper.html
     assert f"2 × RUB{NBSP}2,599.50" in shopper.text and "Total:" in shopper.text
@@ -188,7 +188,7 @@ def test_english_mails_read_in_english(
         locale="en", status=status, delivery_method=delivery, name="Ivan Petrov",
         address="1 Tverskaya St, Moscow", payment_method="invoice",
     )  # fmt: skip
-    function = messages.order_placed if status == "new" else messages.order_status_changed
+    function = placed_mails if status == "new" else messages.order_status_changed
     (mail,) = rendered(function, order, SHOP_PAYMENT_DETAILS="Bank X, account 4070")
     assert mail.subject == subject
     assert mail.text.startswith("Hello Ivan Petrov,")

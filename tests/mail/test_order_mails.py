@@ -178,3 +178,44 @@ def test_the_shop_gets_its_copy_with_shop_email(database_url: str, smtp: SmtpSer
         )
         assert "1 sent" in send_mail(app)
         assert smtp.received[-1].rcpt_tos == ["buyer@example.ru"]
+
+
+def test_the_confirmation_shows_the_order_as_placed_whatever_happens_to_the_product(
+    shop: Flask, smtp: SmtpServer
+) -> None:
+    """The confirmation is written when it is sent, from the order as stored: a product renamed,
+    repriced and deleted before the sender runs leaves the mail as it was at checkout."""
+    order = buy(shop, shop.test_client())
+    admin = shop.test_client()
+    product_id = order["items"][0]["product_id"]
+    changed = {"name": "Торшер", "price": 99}
+    assert (
+        admin.patch(f"/api/products/{product_id}/", json=changed, headers=AUTH).status_code == 200
+    )
+    assert admin.delete(f"/api/products/{product_id}/", headers=AUTH).status_code == 204
+
+    assert "1 sent, 0 failed, 0 waiting" in send_mail(shop)
+    (mail,) = smtp.received
+    plain, html = parts(mail)
+    for part in (plain, html):
+        assert "Лампа" in part and "Торшер" not in part
+        assert "2 × 1\u00a0200\u00a0₽" in part and "2\u00a0700\u00a0₽" in part  # 2 × 1200 + 300
+    assert LINK.search(plain)["number"] == order["number"]
+
+
+def test_a_confirmation_whose_order_is_gone_waits_and_the_others_go(
+    shop: Flask, smtp: SmtpServer
+) -> None:
+    """An order deleted by hand before its mail went out: that mail fails (and is kept, to be
+    looked at), the next order's is delivered."""
+    gone = buy(shop, shop.test_client())
+    kept = buy(shop, shop.test_client())
+    with shop.app_context():
+        db.session.execute(text("DELETE FROM orders WHERE number = :n"), {"n": gone["number"]})
+        db.session.commit()
+
+    assert "1 sent, 1 failed, 1 waiting" in send_mail(shop)
+    (mail,) = smtp.received
+    assert mail.message["Subject"] == f"Заказ {kept['number']} принят"
+    status = shop.test_cli_runner().invoke(args=["mail", "status"])
+    assert "order_placed" in status.output and "no longer exists" in status.output

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from storefront.extensions import db
 from storefront.mail import messages, outbox
 from storefront.models import OutboxMessage
-from tests.mail.conftest import SHOP_FROM, app_on, make_order
+from tests.mail.conftest import SHOP_FROM, app_on, make_order, placed_mails
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def rows(app: Flask) -> list[OutboxMessage]:
 def test_enqueue_writes_rows_in_the_callers_transaction(mail_app: Flask) -> None:
     """Rows appear on the caller's commit, due now, each with its own Message-ID."""
     with mail_app.app_context():
-        mails = messages.order_placed(make_order()) * 2
+        mails = placed_mails(make_order()) * 2
         added = outbox.enqueue(mails)
         assert len(added) == 2
         db.session.commit()
@@ -51,7 +51,7 @@ def test_enqueue_writes_rows_in_the_callers_transaction(mail_app: Flask) -> None
 def test_a_rolled_back_transaction_queues_nothing(mail_app: Flask) -> None:
     """The mail of a change that did not happen is never sent."""
     with mail_app.app_context():
-        outbox.enqueue(messages.order_placed(make_order()))
+        outbox.enqueue(placed_mails(make_order()))
         db.session.rollback()
         assert outbox.unsent_count() == 0
     assert rows(mail_app) == []
@@ -73,10 +73,10 @@ def test_postgresql_notifies_on_commit_only(mail_app: Flask, backend: str) -> No
     with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as listener:
         listener.execute(f"LISTEN {outbox.CHANNEL}")
         with mail_app.app_context():
-            outbox.enqueue(messages.order_placed(make_order()))
+            outbox.enqueue(placed_mails(make_order()))
             db.session.rollback()
             assert list(listener.notifies(timeout=0.3)) == []
-            outbox.enqueue(messages.order_placed(make_order()))
+            outbox.enqueue(placed_mails(make_order()))
             db.session.commit()
         heard = list(listener.notifies(timeout=5, stop_after=1))
     assert [n.channel for n in heard] == [outbox.CHANNEL]
@@ -85,7 +85,7 @@ def test_postgresql_notifies_on_commit_only(mail_app: Flask, backend: str) -> No
 def test_purge_deletes_only_old_sent_mail(mail_app: Flask) -> None:
     """`flask mail purge --older-than 30d`: sent over 30 days ago goes, the rest stays."""
     with mail_app.app_context():
-        outbox.enqueue(messages.order_placed(make_order()) * 3)
+        outbox.enqueue(placed_mails(make_order()) * 3)
         db.session.commit()
         old, recent, unsent = (row.id for row in db.session.scalars(select(OutboxMessage)))
         now = outbox.utcnow()
@@ -114,7 +114,7 @@ def test_sender_domain_comes_from_mail_from() -> None:
 def test_status_lists_what_waits(mail_app: Flask) -> None:
     """`flask mail status` shows the waiting mails with their attempts and last error."""
     with mail_app.app_context():
-        (row_id,) = outbox.enqueue(messages.order_placed(make_order()))
+        (row_id,) = outbox.enqueue(placed_mails(make_order()))
         db.session.commit()
         outbox.mark_failed(row_id, 3, "SMTPRecipientsRefused: 550 no such user", timedelta(0))
     result = mail_app.test_cli_runner().invoke(args=["mail", "status"])

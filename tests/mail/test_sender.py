@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from storefront.extensions import db
-from storefront.mail import messages, outbox, sender
+from storefront.mail import outbox, sender
 from storefront.models import OutboxMessage
-from tests.mail.conftest import SmtpServer, app_on, make_order
+from tests.mail.conftest import SmtpServer, app_on, make_order, placed_mails
 
 _t = OutboxMessage.__table__
 
@@ -21,7 +21,7 @@ _t = OutboxMessage.__table__
 def queue(app: Flask, count: int = 1) -> list[int]:
     """Queue `count` shopper confirmations and commit; their row ids."""
     with app.app_context():
-        added = outbox.enqueue(messages.order_placed(make_order()) * count)
+        added = outbox.enqueue(placed_mails(make_order()) * count)
         db.session.commit()
         return added
 

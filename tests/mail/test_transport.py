@@ -16,7 +16,7 @@ from storefront.mail import messages, outbox
 from storefront.mail.outbox import Claimed
 from storefront.mail.transport import SmtpSettings, build_message, parse_mail_url
 from storefront.models import OutboxMessage
-from tests.mail.conftest import SHOP_FROM, app_on, make_order
+from tests.mail.conftest import SHOP_FROM, app_on, make_order, placed_mails
 
 
 @pytest.mark.parametrize(
@@ -99,6 +99,7 @@ def claimed(**changes: object) -> Claimed:
         "body_html": "<p>Здравствуйте, Иван!</p>\n",
         "message_id": "<1.2.3@storefront.test>",
         "attempts": 0,
+        "order_id": None,
     }
     fields.update(changes)
     return Claimed(**fields)  # type: ignore[arg-type]
@@ -132,7 +133,7 @@ def test_without_mail_url_mails_become_eml_files(database_url: str, tmp_path: Pa
         with app.app_context():
             order = make_order(status="cancelled")
             added = outbox.enqueue(
-                messages.order_placed(order) + messages.order_status_changed(order), order_id=None
+                placed_mails(order) + messages.order_status_changed(order), order_id=None
             )
             db.session.commit()
             ids = added

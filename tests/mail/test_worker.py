@@ -16,9 +16,9 @@ import pytest
 from flask import Flask
 
 from storefront.extensions import db
-from storefront.mail import messages, outbox
+from storefront.mail import outbox
 from tests.live_server import live_process
-from tests.mail.conftest import SHOP_FROM, SmtpServer, app_on, make_order, wait_until
+from tests.mail.conftest import SHOP_FROM, SmtpServer, app_on, make_order, placed_mails, wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(90)]
 
@@ -72,7 +72,7 @@ def test_worker_delivers_new_mail_at_once_and_stops_on_sigterm(
         assert f"{started}{expected}, at most every {poll:g} s." in log.read_text()
         for number in ("FIRST-1", "SECOND-2"):
             with smtp_app.app_context():
-                outbox.enqueue(messages.order_placed(make_order(number=number)))
+                outbox.enqueue(placed_mails(make_order(number=number)))
                 db.session.commit()
             queued = time.monotonic()
             arrived = wait_until(
@@ -99,7 +99,7 @@ def test_worker_retries_when_the_server_comes_back(
     env = worker_env(tmp_path, database_url, MAIL_URL=smtp.url)
     with running_worker(env, log, 30.0) as process:
         with smtp_app.app_context():
-            outbox.enqueue(messages.order_placed(make_order()))
+            outbox.enqueue(placed_mails(make_order()))
             db.session.commit()
         assert wait_until(lambda: "1 failed" in log.read_text(), 10), log.read_text()
         smtp.start()
@@ -140,7 +140,7 @@ def test_worker_waits_for_the_database_to_be_migrated(
         assert wait_until(lambda: "the database failed" in log.read_text(), 10), log.read_text()
         migrate(url)
         with app_on(url) as app, app.app_context():
-            outbox.enqueue(messages.order_placed(make_order()))
+            outbox.enqueue(placed_mails(make_order()))
             db.session.commit()
             assert wait_until(lambda: len(smtp.received) == 1, 10), log.read_text()
         stop(process, log)

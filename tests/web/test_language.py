@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,14 +210,20 @@ def test_json_reads_choose_no_language(app: Flask, client: FlaskClient) -> None:
     assert calls == ["called"]  # a page asks once, however much it translates
 
 
-def test_orders_keep_the_language_they_were_placed_in(client: FlaskClient, app: Flask) -> None:
+def test_orders_keep_the_language_they_were_placed_in(
+    client: FlaskClient, app: Flask, tmp_path: Path
+) -> None:
     product = create_product(client, name="Lamp", price=1200, stock=5)
     choose(client, "en")
     add(client, product["id"])
     response = client.post("/checkout", data=checkout_form(client))
     assert response.status_code == 303
     assert scalar(app, "SELECT locale FROM orders") == "en"
-    subject = scalar(app, "SELECT subject FROM outbox WHERE kind = 'order_placed'")
+    # The confirmation is rendered when sent, in the order's language (here into an .eml file).
+    app.instance_path = str(tmp_path)
+    assert "1 sent" in app.test_cli_runner().invoke(args=["mail", "send"]).output
+    (sent,) = (tmp_path / "mail").iterdir()
+    subject = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)["Subject"]
     assert subject.startswith("Order ") and subject.endswith(" received")
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "is placed. A confirmation is on its way to anna@example.ru." in html
