@@ -132,13 +132,14 @@ def _one_connection_per_thread() -> None:
 def transaction() -> Iterator[None]:
     """Run the block in one transaction: committed when it ends, rolled back when it raises.
 
-    For a request's writes that need no ORM objects (a cart change). The transaction is a Core
-    connection's, not the ORM session's: beginning, committing and closing the session cost
-    47 µs against the connection's 12, ~4 % of a cart add. The block's statements run
-    on it (`Statement`, `together`), and so would any the session sends: the session joins the
-    connection's transaction (`dbsession.Session.get_bind`) without committing it. When the
-    session already holds a transaction (a signed-in customer's request read its sign-in
-    through it), the block goes on in that one and the session commits it.
+    For a request's writes that need no ORM objects (a cart change, a checkout). The
+    transaction is a Core connection's, not the ORM session's: beginning, committing and
+    closing the session cost 47 µs against the connection's 12, ~4 % of a cart add. The
+    block's statements run on it (`Statement`, `together`), and so would any the session sends:
+    the session joins the connection's transaction (`dbsession.Session.get_bind`) without
+    committing it. When the session already holds a transaction (a signed-in customer's
+    request read its sign-in through it), the block goes on in that one and the session
+    commits it.
     """
     if db.session.registry.has() and db.session().in_transaction():
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, jsonify, url_for
 
-from .. import checkout, idempotency
+from .. import checkout, fastsql, idempotency
 from ..checkout_schemas import CheckoutIn, delivery_address
 from ..errors import ApiError, validation_error
 from ..extensions import db
@@ -59,21 +59,20 @@ def place_order() -> Response:
     if isinstance(claimed, Response):
         return claimed
     try:
-        order = place_requested_order(token, data, address)
+        # One transaction: the order, its mails and the key's answer, or nothing.
+        with fastsql.transaction():
+            order = place_requested_order(token, data, address)
+            body = current_app.json.dumps(order_json(order))
+            if claimed is not None:
+                idempotency.complete(claimed, 201, body, order.id)
     except checkout.CheckoutError as exc:
-        db.session.rollback()
         if claimed is not None:
             idempotency.release(claimed)
         raise checkout_problem(exc) from exc
     except Exception:
-        db.session.rollback()
         if claimed is not None:
             _release_quietly(claimed)
         raise
-    body = current_app.json.dumps(order_json(order))
-    if claimed is not None:
-        idempotency.complete(claimed, 201, body, order.id)
-    db.session.commit()
     location = url_for("api.get_order", number=order.number)
     return Response(body, 201, {"Location": location, **NO_STORE}, mimetype="application/json")
 

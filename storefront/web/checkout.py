@@ -19,9 +19,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pydantic import ValidationError
 
-from .. import checkout, idempotency
+from .. import checkout, fastsql, idempotency
 from ..checkout_schemas import CheckoutIn, delivery_address, parse_amount
-from ..extensions import db
 from ..models.orders import DELIVERY_METHODS, PAYMENT_METHODS
 from ..order_placing import place_requested_order
 from ..orders import DELIVERY_TITLES, PAYMENT_TITLES
@@ -198,13 +197,13 @@ def place_order() -> ResponseReturnValue:
     if isinstance(claimed, idempotency.Replay):
         return _placed(claimed.order_number or "")
     try:
-        order = place_requested_order(token, data, delivery_address(data.delivery)[0])
+        # One transaction: the order, its mails and the form key's answer, or nothing.
+        with fastsql.transaction():
+            order = place_requested_order(token, data, delivery_address(data.delivery)[0])
+            idempotency.complete(claimed, 303, "", order.id)
     except checkout.CheckoutError as exc:
-        db.session.rollback()
         idempotency.release(claimed)
         return _refused(form, exc)
-    idempotency.complete(claimed, 303, "", order.id)
-    db.session.commit()
     flash(_("Заказ %(number)s оформлен. Письмо с подтверждением придёт на %(email)s.",
             number=order.number, email=order.email), "success")  # fmt: skip
     return _placed(order.number)
